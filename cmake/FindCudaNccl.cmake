@@ -1,0 +1,32 @@
+# Finds the CUDA toolkit and NCCL (by default under /usr/local/cuda) and records what was found:
+# POET_HAVE_CUDA, POET_CUDA_VERSION, POET_HAVE_NCCL, POET_NCCL_VERSION and the target poet::nccl.
+# Neither is required: a CPU-only machine builds the MPI backend alone.
+if(NOT DEFINED CUDAToolkit_ROOT AND EXISTS /usr/local/cuda)
+  set(CUDAToolkit_ROOT /usr/local/cuda)
+endif()
+find_package(CUDAToolkit QUIET)
+
+set(POET_HAVE_CUDA 0)
+set(POET_CUDA_VERSION "")
+set(POET_HAVE_NCCL 0)
+set(POET_NCCL_VERSION "")
+if(CUDAToolkit_FOUND)
+  set(POET_HAVE_CUDA 1)
+  set(POET_CUDA_VERSION ${CUDAToolkit_VERSION})
+  find_path(NCCL_INCLUDE_DIR nccl.h HINTS ${CUDAToolkit_INCLUDE_DIRS})
+  find_library(NCCL_LIBRARY nccl HINTS ${CUDAToolkit_LIBRARY_DIR})
+  if(NCCL_INCLUDE_DIR AND NCCL_LIBRARY)
+    file(STRINGS ${NCCL_INCLUDE_DIR}/nccl.h nccl_version_lines
+         REGEX "^#define NCCL_(MAJOR|MINOR|PATCH) +[0-9]+")
+    foreach(part MAJOR MINOR PATCH)
+      string(REGEX REPLACE ".*NCCL_${part} +([0-9]+).*" "\\1" NCCL_${part} "${nccl_version_lines}")
+    endforeach()
+    set(POET_HAVE_NCCL 1)
+    set(POET_NCCL_VERSION "${NCCL_MAJOR}.${NCCL_MINOR}.${NCCL_PATCH}")
+    add_library(poet_nccl INTERFACE)
+    target_include_directories(poet_nccl INTERFACE ${NCCL_INCLUDE_DIR})
+    target_link_libraries(poet_nccl INTERFACE ${NCCL_LIBRARY} CUDA::cudart)
+    add_library(poet::nccl ALIAS poet_nccl)
+  endif()
+endif()
+message(STATUS "poet_dist: CUDA ${POET_HAVE_CUDA} (${POET_CUDA_VERSION}), NCCL ${POET_HAVE_NCCL} (${POET_NCCL_VERSION})")

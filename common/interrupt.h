@@ -1,0 +1,12 @@
+// Graceful interruption: SIGINT and SIGTERM only set a flag (no I/O in the handler); long
+// operations call throw_if_interrupted() at safe points and unwind, removing partial output.
+#pragma once
+
+namespace poet {
+
+void install_interrupt_handlers();
+bool interrupted();
+// Throws poet::Interrupted if a signal has arrived since the handlers were installed.
+void throw_if_interrupted();
+
+}  // namespace poet

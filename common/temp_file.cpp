@@ -1,0 +1,61 @@
+// TempFile: the write-then-rename discipline shared by datasets and checkpoints.
+#include "common/temp_file.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "common/error.h"
+
+namespace poet {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string errno_text() { return std::strerror(errno); }
+
+void fsync_path(const std::string& path, int flags) {
+  const int fd = ::open(path.c_str(), flags);
+  if (fd < 0) throw Error("cannot open " + path + " to flush it: " + errno_text());
+  const int rc = ::fsync(fd);
+  const std::string why = errno_text();
+  ::close(fd);
+  if (rc != 0) throw Error("cannot flush " + path + " to disk: " + why);
+}
+
+}  // namespace
+
+TempFile::TempFile(std::string destination) : destination_(std::move(destination)) {
+  const fs::path dest(destination_);
+  if (dest.filename().empty()) throw Error("output path '" + destination_ + "' names a folder, expected a file");
+  std::error_code ec;
+  if (fs::is_directory(dest, ec)) throw Error("output path '" + destination_ + "' is a folder, expected a file");
+  const fs::path dir = dest.has_parent_path() ? dest.parent_path() : fs::path(".");
+  temp_path_ = (dir / ("." + dest.filename().string() + ".tmp." + std::to_string(::getpid()))).string();
+  const int fd = ::open(temp_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    throw Error("cannot write output " + destination_ + ": " + errno_text() + " (while creating " +
+                temp_path_ + ")");
+  }
+  ::close(fd);
+}
+
+TempFile::~TempFile() {
+  if (!committed_) ::unlink(temp_path_.c_str());
+}
+
+void TempFile::commit() {
+  fsync_path(temp_path_, O_RDONLY | O_CLOEXEC);
+  if (::rename(temp_path_.c_str(), destination_.c_str()) != 0) {
+    throw Error("cannot rename " + temp_path_ + " to " + destination_ + ": " + errno_text());
+  }
+  committed_ = true;
+  const fs::path dir = fs::path(destination_).has_parent_path() ? fs::path(destination_).parent_path() : ".";
+  fsync_path(dir.string(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+}  // namespace poet

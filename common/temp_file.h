@@ -1,0 +1,30 @@
+// Atomic file creation: write under a temporary name in the destination's folder, then
+// flush and rename into place. Until commit() the destination is untouched, and the
+// temporary file is removed if the writer fails or is interrupted.
+#pragma once
+
+#include <string>
+
+namespace poet {
+
+class TempFile {
+ public:
+  // Creates the temporary file now, so an unwritable destination fails before any work.
+  explicit TempFile(std::string destination);
+  ~TempFile();
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
+
+  const std::string& path() const { return temp_path_; }
+  const std::string& destination() const { return destination_; }
+
+  // fsyncs the temporary file, renames it over the destination and fsyncs the folder.
+  void commit();
+
+ private:
+  std::string destination_;
+  std::string temp_path_;
+  bool committed_ = false;
+};
+
+}  // namespace poet

@@ -1,0 +1,117 @@
+// run_cli(): subcommand definitions and the one place errors become exit codes.
+#include "launcher/cli.h"
+
+#include <CLI/CLI.hpp>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+
+#include "common/error.h"
+#include "common/interrupt.h"
+#include "data/inspect.h"
+#include "data/prepare.h"
+#include "launcher/build_info.h"
+
+namespace poet {
+
+namespace {
+
+constexpr int kExitError = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitInterrupted = 130;
+
+// --input, else $POET_DATA, else the shared copy beside the checkout.
+std::string default_data_dir() {
+  if (const char* env = std::getenv("POET_DATA"); env != nullptr && *env != '\0') return env;
+  return "../shared/data/chinese-poetry";
+}
+
+void add_prepare(CLI::App& app, PrepareOptions& o, std::string& forms, std::string& script) {
+  auto* cmd = app.add_subcommand("prepare", "Turn the chinese-poetry Tang corpus into a sharded HDF5 dataset");
+  o.input = default_data_dir();
+  cmd->add_option("--input", o.input, "Corpus folder: a chinese-poetry clone, the npm package, or poet.tang.*.json files")
+      ->capture_default_str();
+  cmd->add_option("--output", o.output, "HDF5 file to write (atomically: temporary name, then rename)")->required();
+  cmd->add_option("--forms", forms, "all, or regular (五绝 七绝 五律 七律 only)")
+      ->check(CLI::IsMember({"all", "regular"}))
+      ->capture_default_str();
+  cmd->add_option("--script", script, "Script of the dataset (OpenCC conversion)")
+      ->check(CLI::IsMember({"traditional", "simplified"}))
+      ->capture_default_str();
+  cmd->add_option("--val-fraction", o.val_fraction, "Share of poems in the validation split (by hash of the id)")
+      ->check(CLI::Range(0.0, 0.999))
+      ->capture_default_str();
+  cmd->add_option("--shards", o.shards, "Logical shards; each rank later reads only its own")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--min-count", o.min_count, "Characters seen fewer times in train map to <unk>")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--max-unknown", o.max_unknown, "Drop poems with more <unk> characters than this")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--seed", o.seed, "Seed of the training poems' order across shards")->capture_default_str();
+  cmd->add_option("--threads", o.threads, "Worker threads (0: the cores available)")->capture_default_str();
+}
+
+int run_prepare(PrepareOptions& o, const std::string& forms, const std::string& script) {
+  o.regular_only = forms == "regular";
+  o.script = parse_script(script, "--script");
+  const auto start = std::chrono::steady_clock::now();
+  const PrepareReport report = prepare_dataset(o, std::cerr);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  print_report(std::cout, report);
+  std::cout << "wrote       " << o.output << " (" << std::filesystem::file_size(o.output) / 1000000.0
+            << " MB) in " << seconds << " s\n";
+  return 0;
+}
+
+}  // namespace
+
+int run_cli(int argc, char** argv) {
+  CLI::App app{"poet_dist: train an LSTM that writes Tang poems, on one CPU or many GPUs"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", [] { return build_report(); });
+  auto* version = app.add_subcommand("version", "Print the build: versions, NCCL/CUDA, BLAS, threads");
+  PrepareOptions prepare_options;
+  std::string forms = "all";
+  std::string script = "simplified";
+  add_prepare(app, prepare_options, forms, script);
+  std::string inspect_path;
+  int inspect_poems = 3;
+  auto* inspect = app.add_subcommand("inspect", "Print a dataset's report, verify it and decode a few poems");
+  inspect->add_option("file", inspect_path, "Dataset written by prepare")->required();
+  inspect->add_option("--poems", inspect_poems, "Poems to decode")->capture_default_str();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);
+    std::cerr << "poet_dist: " << e.what() << " (see --help)\n";
+    return kExitUsage;
+  }
+
+  install_interrupt_handlers();
+  try {
+    if (version->parsed()) {
+      std::cout << build_report();
+      return 0;
+    }
+    if (app.got_subcommand("prepare")) return run_prepare(prepare_options, forms, script);
+    if (inspect->parsed()) {
+      inspect_dataset(inspect_path, inspect_poems, std::cout);
+      return 0;
+    }
+  } catch (const Interrupted&) {
+    std::cerr << "poet_dist: interrupted; nothing was written to the output\n";
+    return kExitInterrupted;
+  } catch (const std::exception& e) {
+    std::cerr << "poet_dist: error: " << e.what() << "\n";
+    return kExitError;
+  }
+  return kExitUsage;
+}
+
+}  // namespace poet
