@@ -29,8 +29,12 @@ std::string type_name(simdjson::dom::element_type t) {
   try {
     [[maybe_unused]] const auto parsed = nlohmann::json::parse(text.data(), text.data() + text.size());
   } catch (const nlohmann::json::parse_error& e) {
-    throw Error(path + ": not valid JSON at byte " + std::to_string(e.byte) + " (" +
-                simdjson::error_message(code) + ")");
+    // e.byte counts the characters read, so the faulty one sits at offset e.byte - 1.
+    std::string detail = e.what();
+    const size_t tag_end = detail.find("] ");
+    if (tag_end != std::string::npos) detail.erase(0, tag_end + 2);
+    throw Error(path + ": not valid JSON at byte offset " + std::to_string(e.byte > 0 ? e.byte - 1 : 0) + " (" +
+                detail + ")");
   }
   throw Error(path + ": not valid JSON (" + std::string(simdjson::error_message(code)) + ")");
 }

@@ -20,26 +20,19 @@ ToneJoinStats& ToneJoinStats::operator+=(const ToneJoinStats& o) {
 
 void add_poem_tones(const std::vector<std::string>& text_lines, const std::vector<std::string>& pattern_lines,
                     ToneTable& table, ToneJoinStats& stats) {
-  std::u32string chars;
-  std::u32string marks;
   for (size_t i = 0; i < text_lines.size(); ++i) {
-    chars.clear();
-    marks.clear();
-    for (char32_t c : utf8_decode(text_lines[i])) {
-      if (is_ideograph(c)) chars.push_back(c);
-    }
-    if (i < pattern_lines.size()) {
-      for (char32_t c : utf8_decode(pattern_lines[i])) {
-        if (is_tone_mark(c)) marks.push_back(c);
-      }
-    }
-    if (chars.empty() || chars.size() != marks.size()) {
+    const std::u32string text = utf8_decode(text_lines[i]);
+    const std::u32string marks = i < pattern_lines.size() ? utf8_decode(pattern_lines[i]) : std::u32string();
+    bool in_step = text.size() == marks.size();
+    for (size_t k = 0; in_step && k < text.size(); ++k) in_step = !is_ideograph(text[k]) || is_tone_mark(marks[k]);
+    if (!in_step) {
       ++stats.lines_mismatched;
       continue;
     }
     ++stats.lines_aligned;
-    for (size_t k = 0; k < chars.size(); ++k) {
-      ToneCounts& counts = table[chars[k]];
+    for (size_t k = 0; k < text.size(); ++k) {
+      if (!is_ideograph(text[k])) continue;  // punctuation, where the pattern repeats it or has ？
+      ToneCounts& counts = table[text[k]];
       if (marks[k] == U'平') ++counts.level;
       if (marks[k] == U'仄') ++counts.oblique;
       if (marks[k] == U'○') ++counts.either;

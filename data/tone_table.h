@@ -1,8 +1,9 @@
 // The level/oblique tone (平仄) of each character, aggregated from the corpus's tone
 // patterns (strains/json). A poem's text and its pattern are joined on the poem id, then
-// paired line by line: line i of the text with line i of the pattern, and only when both hold
-// the same number of characters (2,430 upstream entries are out of step, so position is not
-// trusted). A character read both ways collects both counts.
+// paired line by line: line i of the text with line i of the pattern, character by character,
+// and only when both lines have the same length and every Chinese character faces a mark
+// (平 仄 ○, or ？ for unknown): 2,430 upstream entries are out of step, so a line that does not
+// fit is skipped and counted. A character read both ways collects both counts.
 #pragma once
 
 #include <cstdint>

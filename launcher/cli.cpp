@@ -72,7 +72,8 @@ int run_prepare(PrepareOptions& o, const std::string& forms, const std::string& 
 
 int run_cli(int argc, char** argv) {
   CLI::App app{"poet_dist: train an LSTM that writes Tang poems, on one CPU or many GPUs"};
-  app.require_subcommand(1);
+  // At most one; CLI11 then names an unknown command instead of asking for a subcommand.
+  app.require_subcommand(0, 1);
   app.set_version_flag("--version", [] { return build_report(); });
   auto* version = app.add_subcommand("version", "Print the build: versions, NCCL/CUDA, BLAS, threads");
   PrepareOptions prepare_options;
@@ -111,6 +112,7 @@ int run_cli(int argc, char** argv) {
     std::cerr << "poet_dist: error: " << e.what() << "\n";
     return kExitError;
   }
+  std::cerr << "poet_dist: a subcommand is required: version, prepare or inspect (see --help)\n";
   return kExitUsage;
 }
 

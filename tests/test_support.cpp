@@ -1,0 +1,71 @@
+// Test helpers: scratch folders, fixtures, and running the binary.
+#include "test_support.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+namespace poet::test {
+
+namespace fs = std::filesystem;
+
+ScratchDir::ScratchDir() {
+  std::random_device rd;
+  path_ = fs::temp_directory_path() / ("poet_test_" + std::to_string(::getpid()) + "_" + std::to_string(rd()));
+  fs::create_directories(path_);
+}
+
+ScratchDir::~ScratchDir() {
+  std::error_code ec;
+  fs::remove_all(path_, ec);
+}
+
+void write_text(const fs::path& path, const std::string& text) {
+  fs::create_directories(path.parent_path());
+  std::ofstream(path, std::ios::binary) << text;
+}
+
+std::string read_text(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+nlohmann::json poem(const std::string& id, const std::vector<std::string>& lines) {
+  return {{"author", "佚名"}, {"title", "無題"}, {"id", id}, {"paragraphs", lines}};
+}
+
+nlohmann::json strain(const std::string& id, const std::vector<std::string>& lines) {
+  return {{"id", id}, {"strains", lines}};
+}
+
+void write_clone(const fs::path& root, const nlohmann::json& poems, const nlohmann::json& strains) {
+  write_text(root / "全唐诗" / "poet.tang.0.json", poems.dump(2));
+  if (!strains.empty()) write_text(root / "strains" / "json" / "poet.tang.0.json", strains.dump(2));
+}
+
+CommandResult run_poet(const std::string& args) {
+  ScratchDir dir;
+  const std::string out = dir / "stdout";
+  const std::string err = dir / "stderr";
+  const std::string command = std::string(POET_BINARY) + " " + args + " >" + out + " 2>" + err;
+  const int status = std::system(command.c_str());
+  CommandResult result;
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  result.out = read_text(out);
+  result.err = read_text(err);
+  return result;
+}
+
+std::string real_corpus_dir() {
+  if (const char* env = std::getenv("POET_DATA"); env != nullptr && fs::is_directory(env)) return env;
+  const fs::path shared = fs::path(POET_SOURCE_DIR) / ".." / "shared" / "data" / "chinese-poetry";
+  return fs::is_directory(shared) ? fs::canonical(shared).string() : "";
+}
+
+}  // namespace poet::test

@@ -1,0 +1,49 @@
+// Helpers shared by the tests: scratch folders, corpus fixtures written as JSON, and running
+// the real poet_dist binary with its exit code and output captured.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace poet::test {
+
+// A fresh folder under the system temp dir, removed when the object dies.
+class ScratchDir {
+ public:
+  ScratchDir();
+  ~ScratchDir();
+  const std::filesystem::path& path() const { return path_; }
+  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+void write_text(const std::filesystem::path& path, const std::string& text);
+std::string read_text(const std::filesystem::path& path);
+
+// {"id", "paragraphs"} and, when given, the matching {"id", "strains"} entry.
+nlohmann::json poem(const std::string& id, const std::vector<std::string>& lines);
+nlohmann::json strain(const std::string& id, const std::vector<std::string>& lines);
+
+// Writes `poems` (and `strains`, if not empty) as a chinese-poetry clone under `root`.
+void write_clone(const std::filesystem::path& root, const nlohmann::json& poems,
+                 const nlohmann::json& strains = nlohmann::json::array());
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs the poet_dist binary with `args` (already shell-quoted where needed).
+CommandResult run_poet(const std::string& args);
+
+// Where the real corpus is: $POET_DATA, else ../shared/data/chinese-poetry beside the
+// source tree; "" when neither exists.
+std::string real_corpus_dir();
+
+}  // namespace poet::test
