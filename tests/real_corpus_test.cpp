@@ -40,7 +40,8 @@ TEST_F(RealCorpus, PrepareReadsEveryPoemAndSplitsRepeatably) {
   ScratchDir dir;
   const auto first = test::run_poet("prepare --input " + corpus_ + " --output " + (dir / "a.h5"));
   ASSERT_EQ(first.exit_code, 0) << first.err;
-  const auto second = test::run_poet("prepare --input " + corpus_ + " --output " + (dir / "b.h5") + " --seed 7");
+  const auto second =
+      test::run_poet("prepare --input " + corpus_ + " --output " + (dir / "b.h5") + " --seed 7 --threads 1");
   ASSERT_EQ(second.exit_code, 0) << second.err;
 
   const DatasetFile a(dir / "a.h5");
@@ -63,7 +64,9 @@ TEST_F(RealCorpus, PrepareReadsEveryPoemAndSplitsRepeatably) {
   EXPECT_EQ(ids_of(b, Split::kVal), val);
   EXPECT_EQ(ids_of(b, Split::kTrain), train);
   EXPECT_NE(a.read_index(Split::kTrain).poem_ids, b.read_index(Split::kTrain).poem_ids);
+  // Nor do the thread count and the seed change anything else: same vocabulary, same val tokens.
   EXPECT_EQ(a.vocab().checksum(), b.vocab().checksum());
+  EXPECT_EQ(a.stored_checksum(Split::kVal, "tokens_xxh64"), b.stored_checksum(Split::kVal, "tokens_xxh64"));
 
   // No text is in both splits either: duplicates were removed before the split.
   const auto texts = [&](Split s) {

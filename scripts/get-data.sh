@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Finds the Tang corpus and prints its folder on stdout (messages go to stderr):
+#   1. $POET_DATA, when set;
+#   2. ../shared/data/chinese-poetry beside this repository;
+#   3. else the npm package chinese-poetry@2.0.1, fetched with `npm pack` into
+#      ${POET_CACHE:-<repo>/data-cache}, checked against its published sha512 integrity, and
+#      unpacked with only the Tang poems and their tone patterns.
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+package="chinese-poetry@2.0.1"
+integrity="sha512-KtYARvV7CWNtax0na9+Jn6PlhGgSoid7PWyDzXI4KsCEm2odZcqEQyval5koaLygZnM/EQ3lfJ//25K8p3uHNg=="
+
+if [ -n "${POET_DATA:-}" ]; then
+  [ -d "$POET_DATA" ] || { echo "get-data: \$POET_DATA=$POET_DATA is not a folder" >&2; exit 1; }
+  echo "$POET_DATA"
+  exit 0
+fi
+
+shared="$repo/../shared/data/chinese-poetry"
+if [ -d "$shared/全唐诗" ]; then
+  (cd "$shared" && pwd)
+  exit 0
+fi
+
+cache="${POET_CACHE:-$repo/data-cache}"
+target="$cache/chinese-poetry-2.0.1"
+if [ -f "$target/.complete" ]; then
+  echo "$target"
+  exit 0
+fi
+
+command -v npm >/dev/null || { echo "get-data: npm is missing (run scripts/install-deps.sh)" >&2; exit 1; }
+mkdir -p "$cache"
+work=$(mktemp -d "$cache/fetch.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+echo "get-data: fetching $package from the npm registry" >&2
+(cd "$work" && npm pack "$package" --silent >/dev/null)
+tarball=$(ls "$work"/*.tgz)
+actual="sha512-$(node -e 'const c=require("crypto"),f=require("fs");process.stdout.write(c.createHash("sha512").update(f.readFileSync(process.argv[1])).digest("base64"))' "$tarball")"
+if [ "$actual" != "$integrity" ]; then
+  echo "get-data: $tarball has integrity $actual, expected $integrity" >&2
+  exit 1
+fi
+mkdir "$work/unpacked"
+tar -xzf "$tarball" -C "$work/unpacked" --wildcards \
+  'package/dist/quantangshi/poet.tang.*.json' 'package/dist/strains/json/poet.tang.*.json'
+touch "$work/unpacked/.complete"
+rm -rf "$target"
+mv "$work/unpacked" "$target"
+echo "get-data: unpacked $(ls "$target/package/dist/quantangshi" | wc -l) poem files into $target" >&2
+echo "$target"
