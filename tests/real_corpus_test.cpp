@@ -86,26 +86,44 @@ TEST_F(RealCorpus, PrepareReadsEveryPoemAndSplitsRepeatably) {
   EXPECT_NE(inspected.out.find("poems read                  57,607"), std::string::npos);
 }
 
+// Starts prepare and waits until its temporary file exists: by then the signal handlers are
+// installed and the real work has begun.
+pid_t start_prepare(const std::string& corpus, const ScratchDir& dir, const std::string& out) {
+  const pid_t child = fork();
+  if (child == 0) {
+    execl(POET_BINARY, POET_BINARY, "prepare", "--input", corpus.c_str(), "--output", out.c_str(),
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  const std::string temp = dir / (".out.h5.tmp." + std::to_string(child));
+  for (int i = 0; i < 2000 && !std::filesystem::exists(temp); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_TRUE(std::filesystem::exists(temp)) << "prepare never created " << temp;
+  return child;
+}
+
 TEST_F(RealCorpus, InterruptedPrepareLeavesNothing) {
   ScratchDir dir;
   const std::string out = dir / "out.h5";
   for (const int signal : {SIGINT, SIGTERM}) {
-    const pid_t child = fork();
-    ASSERT_GE(child, 0);
-    if (child == 0) {
-      execl(POET_BINARY, POET_BINARY, "prepare", "--input", corpus_.c_str(), "--output", out.c_str(),
-            static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    const pid_t child = start_prepare(corpus_, dir, out);
+    ASSERT_GT(child, 0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
     kill(child, signal);
     int status = 0;
     waitpid(child, &status, 0);
-    ASSERT_TRUE(WIFEXITED(status));
+    ASSERT_TRUE(WIFEXITED(status)) << "killed by signal " << WTERMSIG(status);
     EXPECT_EQ(WEXITSTATUS(status), 130);
     EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir.path()), {}), 0)
         << "the output or its temporary file was left behind";
   }
+  // kill -9 cannot be caught: the temporary file may stay, but nothing appears at the output path.
+  const pid_t child = start_prepare(corpus_, dir, out);
+  ASSERT_GT(child, 0);
+  kill(child, SIGKILL);
+  waitpid(child, nullptr, 0);
+  EXPECT_FALSE(std::filesystem::exists(out));
 }
 
 }  // namespace
