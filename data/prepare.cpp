@@ -211,7 +211,7 @@ PrepareReport prepare_dataset(const PrepareOptions& options, std::ostream& log) 
 
   // ---------------------------------------------------------------------------
   // Read tone patterns, then read and clean the poems, one file per task.
-  ProgressBar progress("prepare", static_cast<long>(corpus.strain_files.size() + corpus.poem_files.size()));
+  ProgressBar progress("prepare: reading files", static_cast<long>(corpus.strain_files.size() + corpus.poem_files.size()));
   std::vector<PoemFile> strain_files(corpus.strain_files.size());
   parallel_for(strain_files.size(), threads, [&](size_t i) {
     throw_if_interrupted();
