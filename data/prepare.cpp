@@ -201,7 +201,7 @@ PrepareReport prepare_dataset(const PrepareOptions& options, std::ostream& log) 
   const CorpusFiles corpus = find_corpus(options.input);
   TempFile output(options.output);
   const int threads = options.threads > 0 ? options.threads : available_cores();
-  const ScriptConverter converter(options.script);
+  const ScriptConverter converter(Script::kTraditional, options.script);
 
   PrepareReport report;
   report.input = options.input;

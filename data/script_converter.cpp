@@ -17,13 +17,13 @@ const char* script_name(Script script) {
   return script == Script::kTraditional ? "traditional" : "simplified";
 }
 
-ScriptConverter::ScriptConverter(Script target) {
-  if (target == Script::kTraditional) return;
+ScriptConverter::ScriptConverter(Script from, Script to) {
+  if (from == to) return;
+  const std::string config = from == Script::kTraditional ? "t2s.json" : "s2t.json";
   try {
-    converter_ = std::make_unique<opencc::SimpleConverter>("t2s.json");
+    converter_ = std::make_unique<opencc::SimpleConverter>(config);
   } catch (const std::exception& e) {
-    throw Error(std::string("cannot load OpenCC configuration t2s.json (is the 'opencc' package installed?): ") +
-                e.what());
+    throw Error("cannot load OpenCC configuration " + config + " (is the 'opencc' package installed?): " + e.what());
   }
 }
 

@@ -1,5 +1,5 @@
-// Traditional/simplified conversion through OpenCC. The corpus is in traditional characters;
-// converting to simplified uses OpenCC's t2s configuration (phrase-aware).
+// Traditional/simplified conversion through OpenCC (t2s and s2t, phrase-aware). The corpus is
+// in traditional characters; prompts and output may be in either script.
 #pragma once
 
 #include <memory>
@@ -19,8 +19,8 @@ const char* script_name(Script script);
 
 class ScriptConverter {
  public:
-  // Converts corpus text (traditional) into `target`; identity when target is traditional.
-  explicit ScriptConverter(Script target);
+  // Identity when from == to.
+  ScriptConverter(Script from, Script to);
   ~ScriptConverter();
   ScriptConverter(ScriptConverter&&) noexcept;
 

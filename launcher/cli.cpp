@@ -13,6 +13,8 @@
 #include "data/inspect.h"
 #include "data/prepare.h"
 #include "launcher/build_info.h"
+#include "trainer/sample_command.h"
+#include "trainer/trainer.h"
 
 namespace poet {
 
@@ -56,6 +58,50 @@ void add_prepare(CLI::App& app, PrepareOptions& o, std::string& forms, std::stri
   cmd->add_option("--threads", o.threads, "Worker threads (0: the cores available)")->capture_default_str();
 }
 
+void add_train(CLI::App& app, TrainOptions& o) {
+  auto* cmd = app.add_subcommand("train", "Train the LSTM poet (one process; under mpirun, one rank each)");
+  cmd->add_option("--config", o.config_file, "TOML run config (configs/tiny.toml, configs/cpu-quick.toml, ...)");
+  cmd->add_option("--data", o.data, "Dataset written by prepare (overrides data.path)");
+  cmd->add_option("--run-dir", o.run_dir, "Where checkpoints, metrics.jsonl and samples.txt go")->required();
+  cmd->add_option("--set", o.overrides, "Override a config key: --set model.hidden=512 (repeatable)");
+  cmd->add_option("--resume", o.resume, "auto (newest checkpoint that verifies) or a checkpoint path");
+  cmd->add_flag("--debug", o.debug, "Small sizes, anomaly detection, a line every step");
+  cmd->add_flag("--overfit-batch", o.overfit_batch, "Train on one batch until the loss is near zero");
+  cmd->add_option("--stop-after-steps", o.stop_after_steps,
+                  "Write a checkpoint and stop after this many steps (resume continues the run)");
+}
+
+void add_sample(CLI::App& app, SampleCommand& c, std::string& script) {
+  auto* cmd = app.add_subcommand("sample", "Write poems with a trained checkpoint");
+  cmd->add_option("--checkpoint", c.checkpoint, "Checkpoint file (run-dir/checkpoints/...)")->required();
+  cmd->add_option("--prompt", c.prompt, "Continue from these characters");
+  cmd->add_option("--acrostic", c.acrostic, "藏头诗: line i begins with character i");
+  cmd->add_option("--form", c.form, "wujue, qijue, wulv, qilv or free (default: free; 七绝/七律 for an acrostic)")
+      ->check(CLI::IsMember({"wujue", "qijue", "wulv", "qilv", "free"}));
+  cmd->add_option("--temperature", c.temperature, "Sampling temperature")->capture_default_str();
+  cmd->add_option("--top-k", c.top_k, "Keep the k most likely characters (0: all)")->capture_default_str();
+  cmd->add_option("--top-p", c.top_p, "Keep the most likely characters up to this mass")->capture_default_str();
+  cmd->add_option("--seed", c.seed, "Same seed, same poem")->capture_default_str();
+  cmd->add_option("--num", c.num, "Poems to write (seeds seed, seed+1, ...)")->capture_default_str();
+  cmd->add_option("--script", script, "Output script (default: the model's); input may be in either")
+      ->check(CLI::IsMember({"traditional", "simplified"}));
+  cmd->add_flag("--json", c.json, "One JSON object with a list 'poems'");
+}
+
+int run_train(const TrainOptions& o) {
+  const TrainResult result = train(o, std::cout);
+  if (result.interrupted) {
+    std::cerr << "poet_dist: interrupted at step " << result.step << "; checkpoint written, resume with --resume auto\n";
+    return kExitInterrupted;
+  }
+  if (o.overfit_batch && !(result.last_loss < kOverfitLoss)) {
+    std::cerr << "poet_dist: error: --overfit-batch: the loss is still " << result.last_loss << " after "
+              << result.step << " steps (expected below " << kOverfitLoss << ")\n";
+    return kExitError;
+  }
+  return 0;
+}
+
 int run_prepare(PrepareOptions& o, const std::string& forms, const std::string& script) {
   o.regular_only = forms == "regular";
   o.script = parse_script(script, "--script");
@@ -80,6 +126,11 @@ int run_cli(int argc, char** argv) {
   std::string forms = "all";
   std::string script = "simplified";
   add_prepare(app, prepare_options, forms, script);
+  TrainOptions train_options;
+  add_train(app, train_options);
+  SampleCommand sample_command;
+  std::string sample_script;
+  add_sample(app, sample_command, sample_script);
   std::string inspect_path;
   int inspect_poems = 3;
   auto* inspect = app.add_subcommand("inspect", "Print a dataset's report, verify it and decode a few poems");
@@ -101,6 +152,12 @@ int run_cli(int argc, char** argv) {
       return 0;
     }
     if (app.got_subcommand("prepare")) return run_prepare(prepare_options, forms, script);
+    if (app.got_subcommand("train")) return run_train(train_options);
+    if (app.got_subcommand("sample")) {
+      if (!sample_script.empty()) sample_command.script = parse_script(sample_script, "--script");
+      run_sample(sample_command, std::cout);
+      return 0;
+    }
     if (inspect->parsed()) {
       inspect_dataset(inspect_path, inspect_poems, std::cout);
       return 0;
@@ -112,7 +169,7 @@ int run_cli(int argc, char** argv) {
     std::cerr << "poet_dist: error: " << e.what() << "\n";
     return kExitError;
   }
-  std::cerr << "poet_dist: a subcommand is required: version, prepare or inspect (see --help)\n";
+  std::cerr << "poet_dist: a subcommand is required: version, prepare, inspect, train or sample (see --help)\n";
   return kExitUsage;
 }
 

@@ -1,5 +1,5 @@
 // configure_torch_threads(): at::set_num_threads also sets OpenMP's count, which OpenBLAS uses.
-#include "launcher/torch_threads.h"
+#include "trainer/torch_threads.h"
 
 #include <ATen/Parallel.h>
 

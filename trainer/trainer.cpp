@@ -1,0 +1,398 @@
+// train(): set-up, the step, evaluation, sampling, checkpoints and logging.
+#include "trainer/trainer.h"
+
+#include <torch/autograd.h>
+#include <torch/cuda.h>
+#include <torch/nn/functional/loss.h>
+#include <torch/nn/utils/clip_grad.h>
+#include <torch/optim/adamw.h>
+#include <torch/utils.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+
+#include <nlohmann/json.hpp>
+
+#include "common/error.h"
+#include "common/interrupt.h"
+#include "common/utf8.h"
+#include "data/dataset_file.h"
+#include "data/prepare_report.h"
+#include "trainer/batch_stream.h"
+#include "trainer/checkpoint.h"
+#include "trainer/poet_model.h"
+#include "trainer/sampler.h"
+#include "trainer/torch_threads.h"
+
+namespace poet {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Sizes for --debug when no config file is given; a file's own values win over these.
+const std::vector<std::string> kDebugDefaults = {
+    "data.seq_len=32",      "data.batch_size=8", "model.embed=64",       "model.hidden=128",
+    "model.layers=1",       "run.steps=100",     "run.eval_every=50",    "run.sample_every=50",
+    "run.checkpoint_every=50"};
+
+double learning_rate(const OptimConfig& o, int64_t step, int64_t total_steps) {
+  if (step < o.warmup_steps) return o.lr * static_cast<double>(step + 1) / static_cast<double>(o.warmup_steps);
+  const double span = static_cast<double>(std::max<int64_t>(1, total_steps - o.warmup_steps));
+  const double progress = std::min(1.0, static_cast<double>(step - o.warmup_steps) / span);
+  const double floor = o.lr * o.min_lr_ratio;
+  return floor + (o.lr - floor) * 0.5 * (1.0 + std::cos(M_PI * progress));
+}
+
+std::string format_duration(double seconds) {
+  char text[32];
+  const auto s = static_cast<long>(seconds);
+  if (s >= 3600) {
+    std::snprintf(text, sizeof(text), "%ldh%02ldm", s / 3600, (s / 60) % 60);
+  } else {
+    std::snprintf(text, sizeof(text), "%ldm%02lds", s / 60, s % 60);
+  }
+  return text;
+}
+
+// Refuses a checkpoint whose model shape or vocabulary differ from this run's, naming them.
+void check_compatible(const LoadedCheckpoint& ckpt, const TrainConfig& config, uint64_t vocab_checksum) {
+  const TrainConfig saved = parse_train_config(ckpt.meta().config_toml, ckpt.path());
+  std::string differences;
+  const auto compare = [&](const char* key, auto a, auto b) {
+    if (a != b) {
+      differences += std::string(differences.empty() ? "" : ", ") + key + " " + std::to_string(a) + " (checkpoint) vs " +
+                     std::to_string(b) + " (this run)";
+    }
+  };
+  compare("model.embed", saved.model.embed, config.model.embed);
+  compare("model.hidden", saved.model.hidden, config.model.hidden);
+  compare("model.layers", saved.model.layers, config.model.layers);
+  compare("model.tie_weights", saved.model.tie_weights, config.model.tie_weights);
+  compare("data.seq_len", saved.data.seq_len, config.data.seq_len);
+  compare("data.batch_size", saved.data.batch_size, config.data.batch_size);
+  if (ckpt.meta().vocab_checksum != vocab_checksum) {
+    differences += std::string(differences.empty() ? "" : ", ") +
+                   "the vocabulary (the checkpoint was trained on another dataset)";
+  }
+  if (!differences.empty()) throw Error(ckpt.path() + ": cannot resume: " + differences);
+}
+
+// Keeps the metrics of steps up to `step`: a resumed run rewrites what came after.
+void truncate_metrics(const fs::path& path, int64_t step) {
+  std::ifstream in(path);
+  std::string kept;
+  for (std::string line; std::getline(in, line);) {
+    const auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (!j.is_discarded() && j.value("step", int64_t{0}) <= step) kept += line + "\n";
+  }
+  in.close();
+  std::ofstream(path, std::ios::trunc) << kept;
+}
+
+class ProgressLine {
+ public:
+  explicit ProgressLine(std::ostream& out) : out_(out), tty_(::isatty(STDOUT_FILENO) == 1) {}
+  void update(const std::string& line, bool print_plain) {
+    if (tty_) {
+      out_ << "\r\033[K" << line << std::flush;
+    } else if (print_plain) {
+      out_ << line << "\n" << std::flush;
+    }
+  }
+  // A line that stays (evaluation, samples): clears the bar first.
+  std::ostream& message() {
+    if (tty_) out_ << "\r\033[K";
+    return out_;
+  }
+
+ private:
+  std::ostream& out_;
+  bool tty_;
+};
+
+}  // namespace
+
+TrainResult train(const TrainOptions& options, std::ostream& out) {
+  // ---------------------------------------------------------------------------
+  // Configuration, device, threads, data
+  std::vector<std::string> overrides;
+  if (options.debug) {
+    if (options.config_file.empty()) overrides = kDebugDefaults;
+    overrides.push_back("run.log_every=1");
+  }
+  overrides.insert(overrides.end(), options.overrides.begin(), options.overrides.end());
+  if (!options.data.empty()) overrides.push_back("data.path=\"" + options.data + "\"");
+  const TrainConfig config = load_train_config(options.config_file, overrides);
+  if (config.data.path.empty()) throw Error("no dataset: give --data FILE (written by poet_dist prepare)");
+  if (options.run_dir.empty()) throw Error("no run directory: give --run-dir DIR");
+
+  const bool cuda = config.run.device == "cuda" || (config.run.device == "auto" && torch::cuda::is_available());
+  if (cuda && !torch::cuda::is_available()) throw Error("run.device is cuda, but LibTorch sees no CUDA device");
+  const torch::Device device = cuda ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
+  const int threads = configure_torch_threads(static_cast<int>(config.run.threads));
+  torch::manual_seed(config.run.seed);
+  if (options.debug) torch::autograd::AnomalyMode::set_enabled(true);
+
+  const DatasetFile dataset(config.data.path);
+  const Vocabulary& vocab = dataset.vocab();
+  const std::string script = dataset.attribute_json("options").value("script", "simplified");
+  std::vector<int64_t> all_shards(static_cast<size_t>(dataset.read_index(Split::kTrain).shard_offsets.size() - 1));
+  for (size_t s = 0; s < all_shards.size(); ++s) all_shards[s] = static_cast<int64_t>(s);
+  BatchStream train_data(dataset, Split::kTrain, all_shards, config.data.seq_len, config.data.batch_size,
+                         config.run.seed, /*shuffle=*/true);
+  if (train_data.batches_per_epoch() == 0) {
+    throw Error(config.data.path + ": the training split makes " + std::to_string(train_data.total_rows()) +
+                " rows of " + std::to_string(config.data.seq_len) + " characters, fewer than one batch of " +
+                std::to_string(config.data.batch_size) + " (lower data.batch_size or data.seq_len)");
+  }
+  std::vector<int64_t> val_shards(static_cast<size_t>(dataset.read_index(Split::kVal).shard_offsets.size() - 1));
+  for (size_t s = 0; s < val_shards.size(); ++s) val_shards[s] = static_cast<int64_t>(s);
+  BatchStream val_data(dataset, Split::kVal, val_shards, config.data.seq_len, config.data.batch_size, config.run.seed,
+                       /*shuffle=*/false);
+
+  // ---------------------------------------------------------------------------
+  // Model, optimizer, run directory, resume
+  PoetModel model(static_cast<int64_t>(vocab.size()), config.model);
+  model->to(device);
+  torch::optim::AdamW optimizer(model->parameters(), torch::optim::AdamWOptions(config.optim.lr)
+                                                         .betas({config.optim.beta1, config.optim.beta2})
+                                                         .weight_decay(config.optim.weight_decay));
+  const fs::path run_dir(options.run_dir);
+  const fs::path checkpoint_dir = run_dir / "checkpoints";
+  fs::create_directories(checkpoint_dir);
+  std::ofstream(run_dir / "config.toml", std::ios::trunc) << config.toml;
+
+  int64_t step = 0;
+  int64_t epoch = 0;
+  int64_t batch_index = 0;
+  int64_t tokens_seen = 0;
+  double elapsed_before = 0;
+  double best_val = std::numeric_limits<double>::infinity();
+  std::string resumed_from;
+  if (!options.resume.empty()) {
+    std::vector<std::string> candidates =
+        options.resume == "auto" ? list_checkpoints(checkpoint_dir.string()) : std::vector<std::string>{options.resume};
+    for (const std::string& path : candidates) {
+      std::unique_ptr<LoadedCheckpoint> ckpt;
+      try {
+        ckpt = std::make_unique<LoadedCheckpoint>(path);
+      } catch (const Error& e) {
+        if (options.resume != "auto") throw;
+        out << "warning: skipping checkpoint " << e.what() << "\n";
+        continue;
+      }
+      check_compatible(*ckpt, config, vocab.checksum());
+      ckpt->restore_model(model);
+      ckpt->restore_optimizer(optimizer);
+      ckpt->restore_rng();
+      step = ckpt->meta().step;
+      epoch = ckpt->meta().epoch;
+      batch_index = ckpt->meta().batch_in_epoch;
+      tokens_seen = ckpt->meta().tokens_seen;
+      elapsed_before = ckpt->meta().elapsed_seconds;
+      resumed_from = path;
+      break;
+    }
+    if (resumed_from.empty()) out << "no checkpoint to resume from in " << checkpoint_dir.string() << "; starting at step 0\n";
+    try {
+      if (fs::exists(checkpoint_dir / "best.pt")) best_val = LoadedCheckpoint((checkpoint_dir / "best.pt").string()).meta().val_loss;
+    } catch (const Error& e) {
+      out << "warning: ignoring best.pt: " << e.what() << "\n";
+    }
+  }
+  const fs::path metrics_path = run_dir / "metrics.jsonl";
+  if (resumed_from.empty()) {
+    std::ofstream(metrics_path, std::ios::trunc);
+  } else {
+    truncate_metrics(metrics_path, step);
+  }
+  std::ofstream metrics(metrics_path, std::ios::app);
+  std::ofstream samples(run_dir / "samples.txt", resumed_from.empty() ? std::ios::trunc : std::ios::app);
+
+  int64_t parameters = 0;
+  for (const auto& p : model->parameters()) parameters += p.numel();
+  const int64_t tokens_per_step = config.data.batch_size * config.data.seq_len * config.optim.grad_accum;
+  out << "poet_dist train: " << (options.debug ? "debug mode, " : "") << (cuda ? "CUDA device 0" : "CPU") << ", "
+      << threads << " threads\n";
+  out << "data     " << config.data.path << ": " << with_commas(train_data.total_rows()) << " training rows of "
+      << config.data.seq_len << " (" << train_data.batches_per_epoch() << " batches an epoch, 0% padding), "
+      << with_commas(val_data.total_rows()) << " validation rows, vocabulary " << vocab.size() << "\n";
+  out << "model    " << with_commas(parameters) << " parameters; " << with_commas(tokens_per_step)
+      << " tokens a step\n";
+  out << "run      " << run_dir.string() << (resumed_from.empty() ? "" : ", resumed from " + resumed_from + " at step " + std::to_string(step)) << "\n";
+  out << "---- effective config ----\n" << config.toml << "--------------------------\n" << std::flush;
+
+  // ---------------------------------------------------------------------------
+  // Evaluation and sampling
+  const auto evaluate = [&]() {
+    torch::NoGradGuard no_grad;
+    model->eval();
+    const int64_t rows = config.run.eval_batches > 0
+                             ? std::min(val_data.total_rows(), config.run.eval_batches * config.data.batch_size)
+                             : val_data.total_rows();
+    double loss_sum = 0;
+    int64_t targets = 0;
+    for (int64_t begin = 0; begin < rows; begin += config.data.batch_size) {
+      const Batch b = val_data.rows(0, begin, std::min(rows, begin + config.data.batch_size));
+      if (b.inputs.size(0) == 0) continue;
+      const auto logits = std::get<0>(model->forward(b.inputs.to(device)));
+      loss_sum += torch::nn::functional::cross_entropy(
+                      logits.reshape({-1, logits.size(-1)}), b.targets.to(device).reshape({-1}),
+                      torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
+                      .item<double>();
+      targets += b.targets.numel();
+    }
+    model->train();
+    return targets > 0 ? loss_sum / static_cast<double>(targets) : std::numeric_limits<double>::quiet_NaN();
+  };
+  ProgressLine progress(out);
+  const auto write_samples = [&](int64_t at_step) {
+    for (PoemForm form : {PoemForm::kWujue, PoemForm::kFree}) {
+      SampleOptions so;
+      so.form = form;
+      so.seed = static_cast<uint64_t>(at_step);
+      so.max_chars = 120;
+      const std::string text = utf8_encode(sample_poem(model, vocab, so).text);
+      model->train();
+      progress.message() << "sample   step " << at_step << " [" << form_label(form) << "] " << text << "\n";
+      samples << "step " << at_step << " [" << form_label(form) << "] " << text << "\n" << std::flush;
+    }
+  };
+  const auto checkpoint_meta = [&](double val_loss) {
+    CheckpointMeta meta;
+    meta.step = step;
+    meta.epoch = epoch;
+    meta.batch_in_epoch = batch_index;
+    meta.tokens_seen = tokens_seen;
+    meta.val_loss = val_loss;
+    meta.config_toml = config.toml;
+    meta.script = script;
+    meta.vocab_tokens = vocab.tokens();
+    meta.vocab_checksum = vocab.checksum();
+    return meta;
+  };
+  const auto save = [&](double val_loss, double elapsed) {
+    CheckpointMeta meta = checkpoint_meta(val_loss);
+    meta.elapsed_seconds = elapsed;
+    char name[32];
+    std::snprintf(name, sizeof(name), "ckpt-%08lld.pt", static_cast<long long>(step));
+    save_checkpoint((checkpoint_dir / name).string(), model, &optimizer, meta);
+    const auto all = list_checkpoints(checkpoint_dir.string());
+    for (size_t i = static_cast<size_t>(config.run.keep_checkpoints); i < all.size(); ++i) fs::remove(all[i]);
+    if (!std::isnan(val_loss) && val_loss < best_val) {
+      best_val = val_loss;
+      save_checkpoint((checkpoint_dir / "best.pt").string(), model, &optimizer, meta);
+    }
+  };
+
+  // ---------------------------------------------------------------------------
+  // The loop
+  model->train();
+  TrainResult result;
+  result.last_val_loss = std::numeric_limits<double>::quiet_NaN();
+  const auto start = Clock::now();
+  auto interval_start = start;
+  int64_t interval_tokens = 0;
+  const int64_t first_step = step;
+  while (step < config.run.steps) {
+    const auto step_start = Clock::now();
+    const double lr = learning_rate(config.optim, step, config.run.steps);
+    for (auto& group : optimizer.param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+    optimizer.zero_grad();
+    double loss_value = 0;
+    for (int64_t micro = 0; micro < config.optim.grad_accum; ++micro) {
+      const Batch batch = options.overfit_batch ? train_data.batch(0, 0) : train_data.batch(epoch, batch_index);
+      if (!options.overfit_batch && ++batch_index == train_data.batches_per_epoch()) {
+        batch_index = 0;
+        ++epoch;
+      }
+      const auto logits = std::get<0>(model->forward(batch.inputs.to(device)));  // (B, T, V)
+      const torch::Tensor loss =
+          torch::nn::functional::cross_entropy(logits.reshape({-1, logits.size(-1)}),
+                                               batch.targets.to(device).reshape({-1}),
+                                               torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum)) /
+          static_cast<double>(batch.global_targets * config.optim.grad_accum);
+      loss.backward();
+      loss_value += loss.item<double>();
+    }
+    // Gradients are complete here: a data-parallel run averages them across ranks at this point.
+    const double max_norm = config.optim.grad_clip > 0 ? config.optim.grad_clip : std::numeric_limits<double>::infinity();
+    const double grad_norm = torch::nn::utils::clip_grad_norm_(model->parameters(), max_norm);
+    if (!std::isfinite(loss_value)) {
+      throw Error("the loss is " + std::to_string(loss_value) + " at step " + std::to_string(step + 1) +
+                  " (lower optim.lr or check the data)");
+    }
+    optimizer.step();
+    ++step;
+    tokens_seen += tokens_per_step;
+    interval_tokens += tokens_per_step;
+    result.step = step;
+    result.last_loss = loss_value;
+
+    const auto now = Clock::now();
+    const double step_seconds = std::chrono::duration<double>(now - step_start).count();
+    const double elapsed = elapsed_before + std::chrono::duration<double>(now - start).count();
+    const bool log_now = step % config.run.log_every == 0 || step == config.run.steps;
+    const bool eval_now = step == config.run.steps || (config.run.eval_every > 0 && step % config.run.eval_every == 0);
+    const double val_loss = eval_now ? evaluate() : std::numeric_limits<double>::quiet_NaN();
+    nlohmann::json record = {{"step", step}, {"epoch", epoch},           {"loss", loss_value},
+                             {"lr", lr},     {"grad_norm", grad_norm},   {"tokens", tokens_seen},
+                             {"tokens_per_s", static_cast<double>(tokens_per_step) / step_seconds},
+                             {"elapsed_s", elapsed}};
+    if (eval_now && !std::isnan(val_loss)) {
+      record["val_loss"] = val_loss;
+      record["val_ppl"] = std::exp(val_loss);
+      result.last_val_loss = val_loss;
+    }
+    metrics << record.dump() << "\n" << std::flush;
+
+    if (log_now) {
+      const double interval = std::chrono::duration<double>(now - interval_start).count();
+      const double tokens_per_s = static_cast<double>(interval_tokens) / std::max(interval, 1e-9);
+      const double seconds_per_step = std::chrono::duration<double>(now - start).count() /
+                                      static_cast<double>(step - first_step);
+      char line[256];
+      std::snprintf(line, sizeof(line), "step %lld/%lld  loss %.4f  lr %.2e  |g| %.2f  %s tok/s  ETA %s",
+                    static_cast<long long>(step), static_cast<long long>(config.run.steps), loss_value, lr, grad_norm,
+                    with_commas(static_cast<long long>(tokens_per_s)).c_str(),
+                    format_duration(seconds_per_step * static_cast<double>(config.run.steps - step)).c_str());
+      progress.update(line, true);
+      interval_start = now;
+      interval_tokens = 0;
+    }
+    if (eval_now && !std::isnan(val_loss)) {
+      char line[128];
+      std::snprintf(line, sizeof(line), "eval     step %lld  val loss %.4f  val perplexity %.2f\n",
+                    static_cast<long long>(step), val_loss, std::exp(val_loss));
+      progress.message() << line << std::flush;
+    }
+    if (step == config.run.steps || (config.run.sample_every > 0 && step % config.run.sample_every == 0)) {
+      write_samples(step);
+    }
+    if (options.overfit_batch && loss_value < kOverfitLoss) {
+      progress.message() << "overfit  loss " << loss_value << " < " << kOverfitLoss << " after " << step
+                         << " steps\n";
+      break;
+    }
+    const bool stop_here = options.stop_after_steps > 0 && step - first_step >= options.stop_after_steps;
+    result.interrupted = interrupted();
+    if (step == config.run.steps || stop_here || result.interrupted ||
+        (config.run.checkpoint_every > 0 && step % config.run.checkpoint_every == 0)) {
+      save(val_loss, elapsed);
+    }
+    if (stop_here || result.interrupted) break;
+  }
+  progress.message() << "done     step " << result.step << ", loss " << result.last_loss << ", run directory "
+                     << run_dir.string() << "\n";
+  return result;
+}
+
+}  // namespace poet

@@ -1,0 +1,36 @@
+// `poet_dist train`: the training loop of one process — forward, backward, (the point where a
+// gradient all-reduce goes), clip, AdamW step — with validation, samples, metrics and
+// checkpoints in the run directory.
+#pragma once
+
+#include <cstdint>
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace poet {
+
+struct TrainOptions {
+  std::string config_file;             // TOML; empty: the built-in defaults
+  std::vector<std::string> overrides;  // "section.key=value", applied last
+  std::string data;                    // overrides data.path when set
+  std::string run_dir;
+  std::string resume;                  // "", "auto" or a checkpoint path
+  bool debug = false;                  // small sizes, anomaly detection, a line every step
+  bool overfit_batch = false;          // train on the first batch only, until the loss is near zero
+  int64_t stop_after_steps = 0;        // > 0: checkpoint and stop after this many steps of this run
+};
+
+struct TrainResult {
+  int64_t step = 0;             // steps completed
+  double last_loss = 0;
+  double last_val_loss = 0;     // NaN if never measured
+  bool interrupted = false;     // stopped by SIGINT/SIGTERM after writing a checkpoint
+};
+
+// The loss at which --overfit-batch declares success.
+constexpr double kOverfitLoss = 0.05;
+
+TrainResult train(const TrainOptions& options, std::ostream& out);
+
+}  // namespace poet
