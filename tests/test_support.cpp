@@ -69,3 +69,38 @@ std::string real_corpus_dir() {
 }
 
 }  // namespace poet::test
+
+#include <sstream>
+
+#include "common/utf8.h"
+#include "data/prepare.h"
+
+namespace poet::test {
+
+void write_fixture_dataset(const std::string& path, int poems, double val_fraction, int shards) {
+  static const std::u32string kChars = U"春夏秋冬山水風月花鳥雲雨江河日夜天地人心";
+  const auto line = [](int n) {
+    std::u32string text;
+    for (int k = 0; k < 5; ++k, n /= 7) text.push_back(kChars[static_cast<size_t>((n * 3 + k) % 20)]);
+    return utf8_encode(text);
+  };
+  nlohmann::json entries = nlohmann::json::array();
+  for (int i = 0; i < poems; ++i) {
+    entries.push_back(poem("fixture-" + std::to_string(i), {line(i) + "，" + line(i + 11) + "。",
+                                                            line(i + 23) + "，" + line(i + 37) + "。"}));
+  }
+  const fs::path corpus = fs::path(path).parent_path() / "fixture-corpus";
+  write_clone(corpus, entries);
+  PrepareOptions o;
+  o.input = corpus.string();
+  o.output = path;
+  o.script = Script::kTraditional;
+  o.val_fraction = val_fraction;
+  o.min_count = 1;
+  o.shards = shards;
+  o.threads = 1;
+  std::ostringstream log;
+  prepare_dataset(o, log);
+}
+
+}  // namespace poet::test

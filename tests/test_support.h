@@ -47,3 +47,11 @@ CommandResult run_poet(const std::string& args);
 std::string real_corpus_dir();
 
 }  // namespace poet::test
+
+namespace poet::test {
+
+// Writes a dataset of `poems` synthetic five-character quatrains (traditional script, all in
+// train unless val_fraction > 0) to `path`, through the real prepare pipeline.
+void write_fixture_dataset(const std::string& path, int poems, double val_fraction = 0.0, int shards = 4);
+
+}  // namespace poet::test
