@@ -18,6 +18,7 @@ packages=(
   libxxhash-dev           # checksums of source files and datasets
   libgtest-dev libgmock-dev
   slurm-wlm munge         # the scheduler tests start a one-node Slurm
+  python3-torch python3-h5py  # bench/train_bench.sh: the same model in PyTorch's Python API
 )
 
 # npm fetches the corpus when no local copy exists. A machine may already have Node.js from

@@ -3,6 +3,11 @@
 // corrupt and mismatched checkpoints, and the run directory's files.
 #include <gtest/gtest.h>
 
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 
@@ -20,7 +25,10 @@ using test::ScratchDir;
 std::vector<json> read_metrics(const std::string& run_dir) {
   std::vector<json> records;
   std::ifstream in(run_dir + "/metrics.jsonl");
-  for (std::string line; std::getline(in, line);) records.push_back(json::parse(line));
+  for (std::string line; std::getline(in, line);) {
+    json record = json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (!record.is_discarded()) records.push_back(std::move(record));  // a line still being written
+  }
   return records;
 }
 
@@ -92,6 +100,48 @@ TEST_F(TrainCli, ResumedRunMatchesAnUninterruptedOne) {
     EXPECT_EQ(parts[i]["loss"].get<double>(), whole[i]["loss"].get<double>()) << "step " << i + 1;
   }
   EXPECT_EQ(parts.back()["val_loss"].get<double>(), whole.back()["val_loss"].get<double>());
+}
+
+TEST_F(TrainCli, AccumulatedMicroBatchesEqualOneBigBatch) {
+  // Two micro-batches of 4 rows are the same rows as one batch of 8, in the same order.
+  ASSERT_EQ(train("big", "--set run.steps=10").exit_code, 0);
+  ASSERT_EQ(train("accum", "--set run.steps=10 --set data.batch_size=4 --set optim.grad_accum=2").exit_code, 0);
+  const auto big = read_metrics(dir_ / "big");
+  const auto accum = read_metrics(dir_ / "accum");
+  ASSERT_EQ(big.size(), accum.size());
+  for (size_t i = 0; i < big.size(); ++i) {
+    EXPECT_NEAR(accum[i]["loss"].get<double>(), big[i]["loss"].get<double>(), 1e-4) << "step " << i + 1;
+  }
+  EXPECT_EQ(accum.back()["tokens"], big.back()["tokens"]);
+}
+
+TEST_F(TrainCli, SigtermWritesACheckpointAndExits130) {
+  namespace fs = std::filesystem;
+  const std::string run = dir_ / "signal";
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    const std::string config = std::string(POET_SOURCE_DIR) + "/configs/tiny.toml";
+    const std::string data = dir_ / "d.h5";
+    std::freopen((run + ".out").c_str(), "w", stdout);
+    execl(POET_BINARY, POET_BINARY, "train", "--config", config.c_str(), "--data", data.c_str(), "--run-dir",
+          run.c_str(), "--set", "run.steps=100000", "--set", "run.checkpoint_every=0", "--set", "run.threads=1",
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  // Wait until training is under way: metrics.jsonl has a few steps.
+  for (int i = 0; i < 2000 && read_metrics(run).size() < 3; ++i) usleep(5000);
+  ASSERT_GE(read_metrics(run).size(), 3u);
+  kill(child, SIGTERM);
+  int status = 0;
+  waitpid(child, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 130);
+  const auto metrics = read_metrics(run);
+  const int64_t last = metrics.back()["step"];
+  char name[32];
+  std::snprintf(name, sizeof(name), "ckpt-%08lld.pt", static_cast<long long>(last));
+  EXPECT_TRUE(fs::exists(fs::path(run) / "checkpoints" / name)) << name;
 }
 
 TEST_F(TrainCli, CorruptCheckpointIsSkippedWithAWarning) {

@@ -9,6 +9,7 @@
 #include <torch/utils.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -100,10 +101,14 @@ void truncate_metrics(const fs::path& path, int64_t step) {
 class ProgressLine {
  public:
   explicit ProgressLine(std::ostream& out) : out_(out), tty_(::isatty(STDOUT_FILENO) == 1) {}
-  void update(const std::string& line, bool print_plain) {
+  // On a terminal, one line redrawn with a bar; in a log, one plain line each time.
+  void update(const std::string& line, double fraction) {
     if (tty_) {
-      out_ << "\r\033[K" << line << std::flush;
-    } else if (print_plain) {
+      constexpr int kWidth = 24;
+      std::string bar(static_cast<size_t>(kWidth * std::clamp(fraction, 0.0, 1.0)), '#');
+      bar.resize(kWidth, '.');
+      out_ << "\r\033[K[" << bar << "] " << line << std::flush;
+    } else {
       out_ << line << "\n" << std::flush;
     }
   }
@@ -279,24 +284,24 @@ TrainResult train(const TrainOptions& options, std::ostream& out) {
     meta.vocab_checksum = vocab.checksum();
     return meta;
   };
-  const auto save = [&](double val_loss, double elapsed) {
+  const auto save = [&](const fs::path& path, double val_loss, double elapsed) {
     CheckpointMeta meta = checkpoint_meta(val_loss);
     meta.elapsed_seconds = elapsed;
+    save_checkpoint(path.string(), model, &optimizer, meta);
+  };
+  const auto save_numbered = [&](double val_loss, double elapsed) {
     char name[32];
     std::snprintf(name, sizeof(name), "ckpt-%08lld.pt", static_cast<long long>(step));
-    save_checkpoint((checkpoint_dir / name).string(), model, &optimizer, meta);
+    save(checkpoint_dir / name, val_loss, elapsed);
     const auto all = list_checkpoints(checkpoint_dir.string());
     for (size_t i = static_cast<size_t>(config.run.keep_checkpoints); i < all.size(); ++i) fs::remove(all[i]);
-    if (!std::isnan(val_loss) && val_loss < best_val) {
-      best_val = val_loss;
-      save_checkpoint((checkpoint_dir / "best.pt").string(), model, &optimizer, meta);
-    }
   };
 
   // ---------------------------------------------------------------------------
   // The loop
   model->train();
   TrainResult result;
+  result.step = step;
   result.last_val_loss = std::numeric_limits<double>::quiet_NaN();
   const auto start = Clock::now();
   auto interval_start = start;
@@ -364,9 +369,13 @@ TrainResult train(const TrainOptions& options, std::ostream& out) {
                     static_cast<long long>(step), static_cast<long long>(config.run.steps), loss_value, lr, grad_norm,
                     with_commas(static_cast<long long>(tokens_per_s)).c_str(),
                     format_duration(seconds_per_step * static_cast<double>(config.run.steps - step)).c_str());
-      progress.update(line, true);
+      progress.update(line, static_cast<double>(step) / static_cast<double>(config.run.steps));
       interval_start = now;
       interval_tokens = 0;
+    }
+    if (eval_now && val_loss < best_val) {
+      best_val = val_loss;
+      save(checkpoint_dir / "best.pt", val_loss, elapsed);
     }
     if (eval_now && !std::isnan(val_loss)) {
       char line[128];
@@ -386,7 +395,7 @@ TrainResult train(const TrainOptions& options, std::ostream& out) {
     result.interrupted = interrupted();
     if (step == config.run.steps || stop_here || result.interrupted ||
         (config.run.checkpoint_every > 0 && step % config.run.checkpoint_every == 0)) {
-      save(val_loss, elapsed);
+      save_numbered(val_loss, elapsed);
     }
     if (stop_here || result.interrupted) break;
   }
