@@ -1,11 +1,10 @@
 // train_bench: poet_dist's training step (forward, backward, clip, AdamW) on the homework's
 // model — embedding 128, hidden 256, 2 layers, batch 128, rows of 125 — over packed rows of the
 // real dataset, printing tokens/s (median of the timed steps), the achieved FLOP rate, and a
-// LibTorch matrix product's FLOP rate on the same machine for scale. bench/train_bench.sh runs
-// it beside the same model in PyTorch's Python API.
+// LibTorch matrix product's FLOP rate on the same machine for scale. It runs the trainer's own
+// step functions (trainer/train_step.h). bench/train_bench.sh runs it beside the same model in
+// PyTorch's Python API.
 #include <CLI/CLI.hpp>
-#include <torch/nn/functional/loss.h>
-#include <torch/nn/utils/clip_grad.h>
 #include <torch/optim/adamw.h>
 
 #include <algorithm>
@@ -18,6 +17,7 @@
 #include "trainer/batch_stream.h"
 #include "trainer/poet_model.h"
 #include "trainer/torch_threads.h"
+#include "trainer/train_step.h"
 
 namespace {
 
@@ -48,8 +48,8 @@ int main(int argc, char** argv) {
   std::string data;
   int64_t batch = 128;
   int64_t seq_len = 125;
-  int warmup = 3;
-  int steps = 15;
+  int warmup = 2;
+  int steps = 10;
   app.add_option("--data", data, "Dataset written by poet_dist prepare")->required();
   app.add_option("--batch", batch, "Rows a step")->capture_default_str();
   app.add_option("--seq-len", seq_len, "Characters a row")->capture_default_str();
@@ -73,15 +73,13 @@ int main(int argc, char** argv) {
     poet::PoetModel model(static_cast<int64_t>(file.vocab().size()), config);
     torch::optim::AdamW optimizer(model->parameters(), torch::optim::AdamWOptions(1e-3));
     std::vector<double> seconds;
+    const torch::Device cpu(torch::kCPU);
     for (int s = 0; s < warmup + steps; ++s) {
       const poet::Batch b = stream.batch(0, s % stream.batches_per_epoch());
       const auto start = Clock::now();
-      optimizer.zero_grad();
-      const auto logits = std::get<0>(model->forward(b.inputs));
-      const auto loss = torch::nn::functional::cross_entropy(logits.reshape({-1, logits.size(-1)}),
-                                                             b.targets.reshape({-1}));
-      loss.backward();
-      torch::nn::utils::clip_grad_norm_(model->parameters(), 1.0);
+      poet::clear_gradients(model);
+      poet::forward_backward(model, b, cpu, static_cast<double>(b.global_targets));
+      poet::clip_gradients(model, 1.0);
       optimizer.step();
       if (s >= warmup) seconds.push_back(std::chrono::duration<double>(Clock::now() - start).count());
     }

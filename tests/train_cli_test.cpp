@@ -177,6 +177,13 @@ TEST_F(TrainCli, CheckpointOfAnotherShapeIsRefused) {
   EXPECT_NE(r.err.find("model.hidden 64 (checkpoint) vs 48 (this run)"), std::string::npos) << r.err;
 }
 
+TEST_F(TrainCli, TiedWeightsTrain) {
+  const auto r = train("tied", "--set model.embed=64 --set model.tie_weights=true --set run.steps=20");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto metrics = read_metrics(dir_ / "tied");
+  EXPECT_LT(metrics.back()["loss"].get<double>(), metrics.front()["loss"].get<double>() - 0.5);
+}
+
 TEST_F(TrainCli, DebugModeLogsEveryStep) {
   const auto r = run_poet("train --debug --data " + (dir_ / "d.h5") + " --run-dir " + (dir_ / "debug") +
                           " --set run.steps=3 --set run.threads=1");

@@ -1,6 +1,7 @@
 // Trainer units: the config loader, the batch order, and constrained sampling (on an untrained
 // model: the form constraints must hold whatever the weights).
 #include <gtest/gtest.h>
+#include <torch/nn/functional/loss.h>
 
 #include <set>
 
@@ -10,6 +11,7 @@
 #include "data/text_cleaner.h"
 #include "test_support.h"
 #include "trainer/batch_stream.h"
+#include "trainer/chunked_cross_entropy.h"
 #include "trainer/sampler.h"
 #include "trainer/train_config.h"
 
@@ -118,6 +120,34 @@ TEST(BatchStream, OrderDoesNotDependOnWhoOwnsWhichShard) {
   }
   // Another epoch is another order.
   EXPECT_FALSE(whole.batch(0, 0).inputs.equal(whole.batch(1, 0).inputs));
+}
+
+TEST(ChunkedCrossEntropy, MatchesLinearThenCrossEntropy) {
+  torch::manual_seed(11);
+  const auto options = torch::TensorOptions().dtype(torch::kFloat64);
+  const torch::Tensor h0 = torch::randn({37, 6}, options);
+  const torch::Tensor w0 = torch::randn({11, 6}, options);
+  const torch::Tensor b0 = torch::randn({11}, options);
+  const torch::Tensor targets = torch::randint(11, {37}, torch::kInt64);
+  for (int64_t chunk : {5, 37, 64}) {  // uneven chunks, one chunk, a chunk larger than the rows
+    auto h = h0.clone().requires_grad_();
+    auto w = w0.clone().requires_grad_();
+    auto b = b0.clone().requires_grad_();
+    const torch::Tensor loss = chunked_linear_cross_entropy(h, w, b, targets, chunk) * 0.5;
+    loss.backward();
+    auto rh = h0.clone().requires_grad_();
+    auto rw = w0.clone().requires_grad_();
+    auto rb = b0.clone().requires_grad_();
+    const torch::Tensor reference =
+        torch::nn::functional::cross_entropy(torch::addmm(rb, rh, rw.t()), targets,
+                                             torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum)) *
+        0.5;
+    reference.backward();
+    EXPECT_NEAR(loss.item<double>(), reference.item<double>(), 1e-10) << "chunk " << chunk;
+    EXPECT_TRUE(torch::allclose(h.grad(), rh.grad(), 1e-10, 1e-12)) << "chunk " << chunk;
+    EXPECT_TRUE(torch::allclose(w.grad(), rw.grad(), 1e-10, 1e-12)) << "chunk " << chunk;
+    EXPECT_TRUE(torch::allclose(b.grad(), rb.grad(), 1e-10, 1e-12)) << "chunk " << chunk;
+  }
 }
 
 class Sampling : public ::testing::Test {

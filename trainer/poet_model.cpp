@@ -20,13 +20,21 @@ PoetModelImpl::PoetModelImpl(int64_t vocab_size, const ModelConfig& config)
   }
 }
 
-std::tuple<torch::Tensor, LstmState> PoetModelImpl::forward(const torch::Tensor& tokens, const LstmState* state) {
+std::tuple<torch::Tensor, LstmState> PoetModelImpl::hidden(const torch::Tensor& tokens, const LstmState* state) {
   const torch::Tensor x = dropout_(embedding_(tokens));  // (B, T, E)
   auto [output, new_state] = state != nullptr ? lstm_(x, *state) : lstm_(x);
-  const torch::Tensor h = dropout_(output);  // (B, T, H)
-  torch::Tensor logits = config_.tie_weights ? torch::nn::functional::linear(h, embedding_->weight, tied_bias_)
-                                             : head_(h);  // (B, T, V)
-  return {logits, new_state};
+  return {dropout_(output), new_state};  // (B, T, H)
+}
+
+const torch::Tensor& PoetModelImpl::output_weight() const {
+  return config_.tie_weights ? embedding_->weight : head_->weight;
+}
+
+const torch::Tensor& PoetModelImpl::output_bias() const { return config_.tie_weights ? tied_bias_ : head_->bias; }
+
+std::tuple<torch::Tensor, LstmState> PoetModelImpl::forward(const torch::Tensor& tokens, const LstmState* state) {
+  auto [h, new_state] = hidden(tokens, state);
+  return {torch::nn::functional::linear(h, output_weight(), output_bias()), new_state};  // (B, T, V)
 }
 
 double PoetModelImpl::forward_macs_per_token() const {

@@ -25,6 +25,12 @@ class PoetModelImpl : public torch::nn::Module {
   // tokens (B, T) int64 -> logits (B, T, V) and the LSTM state after the last position.
   std::tuple<torch::Tensor, LstmState> forward(const torch::Tensor& tokens, const LstmState* state = nullptr);
 
+  // The last hidden states, (B, T, H), and the output layer they feed: training computes the
+  // loss from these without materialising all logits (chunked_cross_entropy.h).
+  std::tuple<torch::Tensor, LstmState> hidden(const torch::Tensor& tokens, const LstmState* state = nullptr);
+  const torch::Tensor& output_weight() const;
+  const torch::Tensor& output_bias() const;
+
   int64_t vocab_size() const { return vocab_size_; }
   // Multiply-adds of one forward pass per token, for FLOP-rate reporting.
   double forward_macs_per_token() const;

@@ -4,7 +4,6 @@
 #include <torch/autograd.h>
 #include <torch/cuda.h>
 #include <torch/nn/functional/loss.h>
-#include <torch/nn/utils/clip_grad.h>
 #include <torch/optim/adamw.h>
 #include <torch/utils.h>
 #include <unistd.h>
@@ -29,6 +28,7 @@
 #include "trainer/poet_model.h"
 #include "trainer/sampler.h"
 #include "trainer/torch_threads.h"
+#include "trainer/train_step.h"
 
 namespace poet {
 
@@ -311,7 +311,7 @@ TrainResult train(const TrainOptions& options, std::ostream& out) {
     const auto step_start = Clock::now();
     const double lr = learning_rate(config.optim, step, config.run.steps);
     for (auto& group : optimizer.param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
-    optimizer.zero_grad();
+    clear_gradients(model);
     double loss_value = 0;
     for (int64_t micro = 0; micro < config.optim.grad_accum; ++micro) {
       const Batch batch = options.overfit_batch ? train_data.batch(0, 0) : train_data.batch(epoch, batch_index);
@@ -319,18 +319,11 @@ TrainResult train(const TrainOptions& options, std::ostream& out) {
         batch_index = 0;
         ++epoch;
       }
-      const auto logits = std::get<0>(model->forward(batch.inputs.to(device)));  // (B, T, V)
-      const torch::Tensor loss =
-          torch::nn::functional::cross_entropy(logits.reshape({-1, logits.size(-1)}),
-                                               batch.targets.to(device).reshape({-1}),
-                                               torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum)) /
-          static_cast<double>(batch.global_targets * config.optim.grad_accum);
-      loss.backward();
-      loss_value += loss.item<double>();
+      loss_value += forward_backward(model, batch, device,
+                                     static_cast<double>(batch.global_targets * config.optim.grad_accum));
     }
     // Gradients are complete here: a data-parallel run averages them across ranks at this point.
-    const double max_norm = config.optim.grad_clip > 0 ? config.optim.grad_clip : std::numeric_limits<double>::infinity();
-    const double grad_norm = torch::nn::utils::clip_grad_norm_(model->parameters(), max_norm);
+    const double grad_norm = clip_gradients(model, config.optim.grad_clip);
     if (!std::isfinite(loss_value)) {
       throw Error("the loss is " + std::to_string(loss_value) + " at step " + std::to_string(step + 1) +
                   " (lower optim.lr or check the data)");

@@ -1,0 +1,55 @@
+// chunked_linear_cross_entropy(): a custom autograd function that computes its gradients in forward.
+#include "trainer/chunked_cross_entropy.h"
+
+#include <torch/autograd.h>
+
+namespace poet {
+
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+class ChunkedLinearCrossEntropy : public torch::autograd::Function<ChunkedLinearCrossEntropy> {
+ public:
+  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& hidden, const torch::Tensor& weight,
+                               const torch::Tensor& bias, const torch::Tensor& targets, int64_t chunk_rows) {
+    const int64_t rows = hidden.size(0);
+    torch::Tensor grad_hidden = torch::empty_like(hidden);
+    torch::Tensor grad_weight = torch::zeros_like(weight);
+    torch::Tensor grad_bias = torch::zeros_like(bias);
+    torch::Tensor loss = torch::zeros({}, hidden.options());
+    for (int64_t start = 0; start < rows; start += chunk_rows) {
+      const int64_t n = std::min(chunk_rows, rows - start);
+      const torch::Tensor h = hidden.narrow(0, start, n);                 // (n, H)
+      const torch::Tensor t = targets.narrow(0, start, n).unsqueeze(1);  // (n, 1)
+      torch::Tensor logits = torch::addmm(bias, h, weight.t());          // (n, V)
+      const torch::Tensor lse = logits.logsumexp(1, /*keepdim=*/true);   // (n, 1)
+      loss += (lse - logits.gather(1, t)).sum();
+      // d(sum loss)/d(logits) = softmax - one_hot, built in place of the logits.
+      logits.sub_(lse).exp_();
+      logits.scatter_add_(1, t, torch::full({n, 1}, -1.0, logits.options()));
+      grad_hidden.narrow(0, start, n).copy_(torch::mm(logits, weight));
+      grad_weight.addmm_(logits.t(), h);
+      grad_bias += logits.sum(0);
+    }
+    ctx->save_for_backward({grad_hidden, grad_weight, grad_bias});
+    return loss;
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grad_output) {
+    const auto saved = ctx->get_saved_variables();
+    const torch::Tensor& g = grad_output[0];
+    return {saved[0] * g, saved[1] * g, saved[2] * g, torch::Tensor(), torch::Tensor()};
+  }
+};
+
+}  // namespace
+
+torch::Tensor chunked_linear_cross_entropy(const torch::Tensor& hidden, const torch::Tensor& weight,
+                                           const torch::Tensor& bias, const torch::Tensor& targets,
+                                           int64_t chunk_rows) {
+  return ChunkedLinearCrossEntropy::apply(hidden, weight, bias, targets, chunk_rows);
+}
+
+}  // namespace poet

@@ -1,0 +1,24 @@
+// The pieces of one optimizer step, shared by the training loop and the benchmark so that the
+// benchmark times exactly what `poet_dist train` does.
+#pragma once
+
+#include <torch/optim/optimizer.h>
+
+#include "trainer/batch_stream.h"
+#include "trainer/poet_model.h"
+
+namespace poet {
+
+// Drops the gradients instead of filling them with zeros: the next backward allocates them
+// fresh and skips a pass over every parameter (PyTorch's set_to_none).
+void clear_gradients(PoetModel& model);
+
+// Forward and backward of one micro-batch; the summed token loss is divided by `divisor` (the
+// target count of the whole step) before backward, so gradients add up to the step's mean.
+// Returns the micro-batch's contribution to the step loss.
+double forward_backward(PoetModel& model, const Batch& batch, const torch::Device& device, double divisor);
+
+// Clips by the global gradient norm (0: no clipping) and returns the norm before clipping.
+double clip_gradients(PoetModel& model, double max_norm);
+
+}  // namespace poet
