@@ -13,6 +13,6 @@ namespace poet {
 // hidden (N, H), weight (V, H), bias (V), targets (N) int64 -> scalar.
 torch::Tensor chunked_linear_cross_entropy(const torch::Tensor& hidden, const torch::Tensor& weight,
                                            const torch::Tensor& bias, const torch::Tensor& targets,
-                                           int64_t chunk_rows = 1024);
+                                           int64_t chunk_rows = 512);
 
 }  // namespace poet

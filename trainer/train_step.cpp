@@ -10,7 +10,9 @@
 namespace poet {
 
 void clear_gradients(PoetModel& model) {
-  for (auto& p : model->parameters()) p.mutable_grad() = torch::Tensor();
+  for (auto& p : model->parameters()) {
+    if (p.grad().defined()) p.mutable_grad().zero_();
+  }
 }
 
 double forward_backward(PoetModel& model, const Batch& batch, const torch::Device& device, double divisor) {

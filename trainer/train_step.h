@@ -9,8 +9,8 @@
 
 namespace poet {
 
-// Drops the gradients instead of filling them with zeros: the next backward allocates them
-// fresh and skips a pass over every parameter (PyTorch's set_to_none).
+// Zeroes the gradients in place. Dropping them instead (PyTorch's set_to_none) measured no
+// faster here: the next backward then maps and faults in tens of megabytes afresh each step.
 void clear_gradients(PoetModel& model);
 
 // Forward and backward of one micro-batch; the summed token loss is divided by `divisor` (the
