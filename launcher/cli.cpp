@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "collectives/communicator.h"
 #include "common/error.h"
 #include "common/interrupt.h"
 #include "data/inspect.h"
@@ -58,7 +59,15 @@ void add_prepare(CLI::App& app, PrepareOptions& o, std::string& forms, std::stri
   cmd->add_option("--threads", o.threads, "Worker threads (0: the cores available)")->capture_default_str();
 }
 
-void add_train(CLI::App& app, TrainOptions& o) {
+// "rank R: " under mpirun/srun, so an error names the rank it came from.
+std::string rank_prefix() {
+  for (const char* name : {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"}) {
+    if (const char* value = std::getenv(name)) return std::string("rank ") + value + ": ";
+  }
+  return "";
+}
+
+void add_train(CLI::App& app, TrainOptions& o, std::string& backend) {
   auto* cmd = app.add_subcommand("train", "Train the LSTM poet (one process; under mpirun, one rank each)");
   cmd->add_option("--config", o.config_file, "TOML run config (configs/tiny.toml, configs/cpu-quick.toml, ...)");
   cmd->add_option("--data", o.data, "Dataset written by prepare (overrides data.path)");
@@ -69,6 +78,9 @@ void add_train(CLI::App& app, TrainOptions& o) {
   cmd->add_flag("--overfit-batch", o.overfit_batch, "Train on one batch until the loss is near zero");
   cmd->add_option("--stop-after-steps", o.stop_after_steps,
                   "Write a checkpoint and stop after this many steps (resume continues the run)");
+  cmd->add_option("--backend", backend, "Collectives under mpirun: auto (NCCL with GPUs, else MPI), mpi or nccl")
+      ->check(CLI::IsMember({"auto", "mpi", "nccl"}))
+      ->capture_default_str();
 }
 
 void add_sample(CLI::App& app, SampleCommand& c, std::string& script) {
@@ -88,8 +100,11 @@ void add_sample(CLI::App& app, SampleCommand& c, std::string& script) {
   cmd->add_flag("--json", c.json, "One JSON object with a list 'poems'");
 }
 
-int run_train(const TrainOptions& o) {
-  const TrainResult result = train(o, std::cout);
+int run_train(const TrainOptions& o, const std::string& backend) {
+  // Under mpirun or srun every rank joins one job; started alone, this is one process.
+  std::unique_ptr<Communicator> comm;
+  if (launched_by_mpi()) comm = make_communicator(backend);
+  const TrainResult result = train(o, comm.get(), std::cout);
   if (result.interrupted) {
     std::cerr << "poet_dist: interrupted at step " << result.step << "; checkpoint written, resume with --resume auto\n";
     return kExitInterrupted;
@@ -127,7 +142,8 @@ int run_cli(int argc, char** argv) {
   std::string script = "simplified";
   add_prepare(app, prepare_options, forms, script);
   TrainOptions train_options;
-  add_train(app, train_options);
+  std::string backend = "auto";
+  add_train(app, train_options, backend);
   SampleCommand sample_command;
   std::string sample_script;
   add_sample(app, sample_command, sample_script);
@@ -146,13 +162,16 @@ int run_cli(int argc, char** argv) {
   }
 
   install_interrupt_handlers();
+  // Declared outside the try so that MPI is still up when an error aborts the other ranks.
+  std::unique_ptr<MpiSession> mpi;
   try {
+    if (app.got_subcommand("train") && launched_by_mpi()) mpi = std::make_unique<MpiSession>(&argc, &argv);
     if (version->parsed()) {
       std::cout << build_report();
       return 0;
     }
     if (app.got_subcommand("prepare")) return run_prepare(prepare_options, forms, script);
-    if (app.got_subcommand("train")) return run_train(train_options);
+    if (app.got_subcommand("train")) return run_train(train_options, backend);
     if (app.got_subcommand("sample")) {
       if (!sample_script.empty()) sample_command.script = parse_script(sample_script, "--script");
       run_sample(sample_command, std::cout);
@@ -166,7 +185,8 @@ int run_cli(int argc, char** argv) {
     std::cerr << "poet_dist: interrupted; nothing was written to the output\n";
     return kExitInterrupted;
   } catch (const std::exception& e) {
-    std::cerr << "poet_dist: error: " << e.what() << "\n";
+    std::cerr << "poet_dist: error: " << rank_prefix() << e.what() << "\n" << std::flush;
+    abort_other_ranks(kExitError);
     return kExitError;
   }
   std::cerr << "poet_dist: a subcommand is required: version, prepare, inspect, train or sample (see --help)\n";

@@ -49,11 +49,13 @@ void write_clone(const fs::path& root, const nlohmann::json& poems, const nlohma
   if (!strains.empty()) write_text(root / "strains" / "json" / "poet.tang.0.json", strains.dump(2));
 }
 
-CommandResult run_poet(const std::string& args) {
+CommandResult run_poet(const std::string& args) { return run_command(std::string(POET_BINARY) + " " + args); }
+
+CommandResult run_command(const std::string& shell_command) {
   ScratchDir dir;
   const std::string out = dir / "stdout";
   const std::string err = dir / "stderr";
-  const std::string command = std::string(POET_BINARY) + " " + args + " >" + out + " 2>" + err;
+  const std::string command = shell_command + " >" + out + " 2>" + err;
   const int status = std::system(command.c_str());
   CommandResult result;
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);

@@ -39,7 +39,8 @@ struct CommandResult {
   std::string err;
 };
 
-// Runs the poet_dist binary with `args` (already shell-quoted where needed).
+// Runs a shell command, or the poet_dist binary with `args` (already shell-quoted where needed).
+CommandResult run_command(const std::string& command);
 CommandResult run_poet(const std::string& args);
 
 // Where the real corpus is: $POET_DATA, else ../shared/data/chinese-poetry beside the

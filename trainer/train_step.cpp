@@ -24,6 +24,23 @@ double forward_backward(PoetModel& model, const Batch& batch, const torch::Devic
   return loss.item<double>();
 }
 
+void all_reduce_gradients(PoetModel& model, Communicator& comm) {
+  std::vector<torch::Tensor> grads;
+  for (auto& p : model->parameters()) {
+    // A rank with no rows in its first micro-batch has no gradient yet: it contributes zeros.
+    if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
+    grads.push_back(p.grad().reshape({-1}));
+  }
+  torch::Tensor flat = torch::cat(grads);
+  comm.all_reduce_sum(flat);
+  int64_t offset = 0;
+  for (auto& p : model->parameters()) {
+    const int64_t n = p.numel();
+    p.mutable_grad().copy_(flat.narrow(0, offset, n).view_as(p));
+    offset += n;
+  }
+}
+
 double clip_gradients(PoetModel& model, double max_norm) {
   return torch::nn::utils::clip_grad_norm_(model->parameters(),
                                            max_norm > 0 ? max_norm : std::numeric_limits<double>::infinity());

@@ -15,9 +15,11 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
+#include "common/cpu_count.h"
 #include "common/error.h"
 #include "common/interrupt.h"
 #include "common/utf8.h"
@@ -125,7 +127,13 @@ class ProgressLine {
 
 }  // namespace
 
-TrainResult train(const TrainOptions& options, std::ostream& out) {
+TrainResult train(const TrainOptions& options, Communicator* comm, std::ostream& console) {
+  const int world = comm != nullptr ? comm->size() : 1;
+  const int rank = comm != nullptr ? comm->rank() : 0;
+  const bool root = rank == 0;
+  std::ostream silent(nullptr);
+  std::ostream& out = root ? console : silent;
+
   // ---------------------------------------------------------------------------
   // Configuration, device, threads, data
   std::vector<std::string> overrides;
@@ -142,38 +150,74 @@ TrainResult train(const TrainOptions& options, std::ostream& out) {
   const bool cuda = config.run.device == "cuda" || (config.run.device == "auto" && torch::cuda::is_available());
   if (cuda && !torch::cuda::is_available()) throw Error("run.device is cuda, but LibTorch sees no CUDA device");
   const torch::Device device = cuda ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
-  const int threads = configure_torch_threads(static_cast<int>(config.run.threads));
+  // Ranks that share a node and were not pinned by the launcher split its cores between them.
+  int cores = available_cores();
+  if (comm != nullptr && cores == static_cast<int>(std::thread::hardware_concurrency())) {
+    cores = std::max(1, cores / comm->local_size());
+  }
+  const int threads = configure_torch_threads(config.run.threads > 0 ? static_cast<int>(config.run.threads) : cores);
   torch::manual_seed(config.run.seed);
   if (options.debug) torch::autograd::AnomalyMode::set_enabled(true);
 
   const DatasetFile dataset(config.data.path);
   const Vocabulary& vocab = dataset.vocab();
   const std::string script = dataset.attribute_json("options").value("script", "simplified");
-  std::vector<int64_t> all_shards(static_cast<size_t>(dataset.read_index(Split::kTrain).shard_offsets.size() - 1));
-  for (size_t s = 0; s < all_shards.size(); ++s) all_shards[s] = static_cast<int64_t>(s);
-  BatchStream train_data(dataset, Split::kTrain, all_shards, config.data.seq_len, config.data.batch_size,
-                         config.run.seed, /*shuffle=*/true);
+  // Shard s belongs to rank s mod world: each rank reads only its own from the file.
+  const auto all_shards = [&](Split split) {
+    const int64_t count = static_cast<int64_t>(dataset.read_index(split).shard_offsets.size()) - 1;
+    if (count < world) {
+      throw Error(config.data.path + ": " + std::to_string(count) + " shards for " + std::to_string(world) +
+                  " ranks (run prepare with --shards of at least the number of ranks)");
+    }
+    std::vector<int64_t> shards;
+    for (int64_t s = rank; s < count; s += world) shards.push_back(s);
+    return shards;
+  };
+  BatchStream train_data(dataset, Split::kTrain, all_shards(Split::kTrain), config.data.seq_len,
+                         config.data.batch_size, config.run.seed, /*shuffle=*/true);
   if (train_data.batches_per_epoch() == 0) {
     throw Error(config.data.path + ": the training split makes " + std::to_string(train_data.total_rows()) +
                 " rows of " + std::to_string(config.data.seq_len) + " characters, fewer than one batch of " +
                 std::to_string(config.data.batch_size) + " (lower data.batch_size or data.seq_len)");
   }
-  std::vector<int64_t> val_shards(static_cast<size_t>(dataset.read_index(Split::kVal).shard_offsets.size() - 1));
-  for (size_t s = 0; s < val_shards.size(); ++s) val_shards[s] = static_cast<int64_t>(s);
-  BatchStream val_data(dataset, Split::kVal, val_shards, config.data.seq_len, config.data.batch_size, config.run.seed,
-                       /*shuffle=*/false);
+  BatchStream val_data(dataset, Split::kVal, all_shards(Split::kVal), config.data.seq_len, config.data.batch_size,
+                       config.run.seed, /*shuffle=*/false);
 
   // ---------------------------------------------------------------------------
   // Model, optimizer, run directory, resume
   PoetModel model(static_cast<int64_t>(vocab.size()), config.model);
   model->to(device);
+  // Every rank starts from rank 0's weights, after checking all ranks built the same shapes.
+  const auto synchronise_weights = [&]() {
+    if (comm == nullptr) return;
+    torch::NoGradGuard no_grad;
+    for (auto& p : model->parameters()) {
+      torch::Tensor data = p.detach();
+      comm->broadcast(data, 0);
+    }
+  };
+  if (comm != nullptr) {
+    int64_t shape_hash = static_cast<int64_t>(vocab.checksum() & 0x7fffffff);
+    for (const auto& p : model->parameters()) {
+      for (int64_t d : p.sizes()) shape_hash = shape_hash * 1000003 + d;
+    }
+    const auto hashes = comm->all_gather(shape_hash);
+    for (int r = 0; r < world; ++r) {
+      if (hashes[static_cast<size_t>(r)] != hashes[0]) {
+        throw Error("rank " + std::to_string(r) + " built different parameter shapes or vocabulary from rank 0");
+      }
+    }
+  }
+  synchronise_weights();
   torch::optim::AdamW optimizer(model->parameters(), torch::optim::AdamWOptions(config.optim.lr)
                                                          .betas({config.optim.beta1, config.optim.beta2})
                                                          .weight_decay(config.optim.weight_decay));
   const fs::path run_dir(options.run_dir);
   const fs::path checkpoint_dir = run_dir / "checkpoints";
-  fs::create_directories(checkpoint_dir);
-  std::ofstream(run_dir / "config.toml", std::ios::trunc) << config.toml;
+  if (root) {
+    fs::create_directories(checkpoint_dir);
+    std::ofstream(run_dir / "config.toml", std::ios::trunc) << config.toml;
+  }
 
   int64_t step = 0;
   int64_t epoch = 0;
@@ -207,6 +251,7 @@ TrainResult train(const TrainOptions& options, std::ostream& out) {
       break;
     }
     if (resumed_from.empty()) out << "no checkpoint to resume from in " << checkpoint_dir.string() << "; starting at step 0\n";
+    synchronise_weights();
     try {
       if (fs::exists(checkpoint_dir / "best.pt")) best_val = LoadedCheckpoint((checkpoint_dir / "best.pt").string()).meta().val_loss;
     } catch (const Error& e) {
@@ -214,19 +259,24 @@ TrainResult train(const TrainOptions& options, std::ostream& out) {
     }
   }
   const fs::path metrics_path = run_dir / "metrics.jsonl";
-  if (resumed_from.empty()) {
-    std::ofstream(metrics_path, std::ios::trunc);
-  } else {
-    truncate_metrics(metrics_path, step);
+  std::ofstream metrics;
+  std::ofstream samples;
+  if (root) {
+    if (resumed_from.empty()) {
+      std::ofstream(metrics_path, std::ios::trunc);
+    } else {
+      truncate_metrics(metrics_path, step);
+    }
+    metrics.open(metrics_path, std::ios::app);
+    samples.open(run_dir / "samples.txt", resumed_from.empty() ? std::ios::trunc : std::ios::app);
   }
-  std::ofstream metrics(metrics_path, std::ios::app);
-  std::ofstream samples(run_dir / "samples.txt", resumed_from.empty() ? std::ios::trunc : std::ios::app);
 
   int64_t parameters = 0;
   for (const auto& p : model->parameters()) parameters += p.numel();
   const int64_t tokens_per_step = config.data.batch_size * config.data.seq_len * config.optim.grad_accum;
-  out << "poet_dist train: " << (options.debug ? "debug mode, " : "") << (cuda ? "CUDA device 0" : "CPU") << ", "
-      << threads << " threads\n";
+  out << "poet_dist train: " << (options.debug ? "debug mode, " : "") << world << (world == 1 ? " process" : " ranks")
+      << (comm != nullptr ? std::string(" (") + comm->backend() + ")" : std::string()) << ", "
+      << (cuda ? "CUDA" : "CPU") << ", " << threads << " threads each\n";
   out << "data     " << config.data.path << ": " << with_commas(train_data.total_rows()) << " training rows of "
       << config.data.seq_len << " (" << train_data.batches_per_epoch() << " batches an epoch, 0% padding), "
       << with_commas(val_data.total_rows()) << " validation rows, vocabulary " << vocab.size() << "\n";
@@ -256,6 +306,15 @@ TrainResult train(const TrainOptions& options, std::ostream& out) {
       targets += b.targets.numel();
     }
     model->train();
+    // Each rank measured its own shards' rows; the loss is the mean over all of them.
+    if (comm != nullptr) {
+      torch::Tensor totals = torch::tensor({loss_sum, static_cast<double>(targets)}, torch::kFloat64).to(
+          cuda ? device : torch::Device(torch::kCPU));
+      comm->all_reduce_sum(totals);
+      totals = totals.cpu();
+      loss_sum = totals[0].item<double>();
+      targets = static_cast<int64_t>(totals[1].item<double>());
+    }
     return targets > 0 ? loss_sum / static_cast<double>(targets) : std::numeric_limits<double>::quiet_NaN();
   };
   ProgressLine progress(out);
@@ -319,10 +378,21 @@ TrainResult train(const TrainOptions& options, std::ostream& out) {
         batch_index = 0;
         ++epoch;
       }
+      if (batch.inputs.size(0) == 0) continue;  // none of this global batch's rows are this rank's
       loss_value += forward_backward(model, batch, device,
                                      static_cast<double>(batch.global_targets * config.optim.grad_accum));
     }
-    // Gradients are complete here: a data-parallel run averages them across ranks at this point.
+    bool stop_requested = interrupted();
+    if (comm != nullptr) {
+      all_reduce_gradients(model, *comm);
+      // The step's loss, and whether any rank was signalled: all ranks stop at the same step.
+      torch::Tensor shared = torch::tensor({loss_value, stop_requested ? 1.0 : 0.0}, torch::kFloat64)
+                                 .to(cuda ? device : torch::Device(torch::kCPU));
+      comm->all_reduce_sum(shared);
+      shared = shared.cpu();
+      loss_value = shared[0].item<double>();
+      stop_requested = shared[1].item<double>() > 0;
+    }
     const double grad_norm = clip_gradients(model, config.optim.grad_clip);
     if (!std::isfinite(loss_value)) {
       throw Error("the loss is " + std::to_string(loss_value) + " at step " + std::to_string(step + 1) +
@@ -350,7 +420,7 @@ TrainResult train(const TrainOptions& options, std::ostream& out) {
       record["val_ppl"] = std::exp(val_loss);
       result.last_val_loss = val_loss;
     }
-    metrics << record.dump() << "\n" << std::flush;
+    if (root) metrics << record.dump() << "\n" << std::flush;
 
     if (log_now) {
       const double interval = std::chrono::duration<double>(now - interval_start).count();
@@ -368,7 +438,7 @@ TrainResult train(const TrainOptions& options, std::ostream& out) {
     }
     if (eval_now && val_loss < best_val) {
       best_val = val_loss;
-      save(checkpoint_dir / "best.pt", val_loss, elapsed);
+      if (root) save(checkpoint_dir / "best.pt", val_loss, elapsed);
     }
     if (eval_now && !std::isnan(val_loss)) {
       char line[128];
@@ -376,7 +446,7 @@ TrainResult train(const TrainOptions& options, std::ostream& out) {
                     static_cast<long long>(step), val_loss, std::exp(val_loss));
       progress.message() << line << std::flush;
     }
-    if (step == config.run.steps || (config.run.sample_every > 0 && step % config.run.sample_every == 0)) {
+    if (root && (step == config.run.steps || (config.run.sample_every > 0 && step % config.run.sample_every == 0))) {
       write_samples(step);
     }
     if (options.overfit_batch && loss_value < kOverfitLoss) {
@@ -385,9 +455,9 @@ TrainResult train(const TrainOptions& options, std::ostream& out) {
       break;
     }
     const bool stop_here = options.stop_after_steps > 0 && step - first_step >= options.stop_after_steps;
-    result.interrupted = interrupted();
-    if (step == config.run.steps || stop_here || result.interrupted ||
-        (config.run.checkpoint_every > 0 && step % config.run.checkpoint_every == 0)) {
+    result.interrupted = stop_requested;
+    if (root && (step == config.run.steps || stop_here || result.interrupted ||
+                 (config.run.checkpoint_every > 0 && step % config.run.checkpoint_every == 0))) {
       save_numbered(val_loss, elapsed);
     }
     if (stop_here || result.interrupted) break;

@@ -1,12 +1,15 @@
-// `poet_dist train`: the training loop of one process — forward, backward, (the point where a
-// gradient all-reduce goes), clip, AdamW step — with validation, samples, metrics and
-// checkpoints in the run directory.
+// `poet_dist train`: the training loop — forward, backward, gradient all-reduce across ranks,
+// clip, AdamW step — with validation, samples, metrics and checkpoints in the run directory.
+// Under mpirun each rank reads only its own shards (shard s belongs to rank s mod N) and the
+// global batch is the same at any world size (trainer/batch_stream.h).
 #pragma once
 
 #include <cstdint>
 #include <ostream>
 #include <string>
 #include <vector>
+
+#include "collectives/communicator.h"
 
 namespace poet {
 
@@ -31,6 +34,8 @@ struct TrainResult {
 // The loss at which --overfit-batch declares success.
 constexpr double kOverfitLoss = 0.05;
 
-TrainResult train(const TrainOptions& options, std::ostream& out);
+// `comm`: the job's communicator, or nullptr for one process. Every rank calls train(); rank 0
+// alone prints, and writes the run directory.
+TrainResult train(const TrainOptions& options, Communicator* comm, std::ostream& out);
 
 }  // namespace poet

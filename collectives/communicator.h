@@ -1,0 +1,58 @@
+// One communicator interface for data-parallel training, with an MPI implementation for CPU
+// tensors and an NCCL implementation for CUDA tensors (compiled only when NCCL is found).
+// The trainer sees only this interface: never an MPI_ or nccl symbol.
+#pragma once
+
+#include <torch/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace poet {
+
+class Communicator {
+ public:
+  virtual ~Communicator() = default;
+
+  virtual int rank() const = 0;
+  virtual int size() const = 0;
+  // This rank's place among the ranks on its node.
+  virtual int local_rank() const = 0;
+  virtual int local_size() const = 0;
+  virtual const char* backend() const = 0;
+
+  // Sums a contiguous tensor across ranks, in place.
+  virtual void all_reduce_sum(torch::Tensor& tensor) = 0;
+  // Copies `root`'s contiguous tensor into every rank's, in place.
+  virtual void broadcast(torch::Tensor& tensor, int root) = 0;
+  virtual void barrier() = 0;
+  // Every rank's `value`, in rank order.
+  virtual std::vector<int64_t> all_gather(int64_t value) = 0;
+};
+
+// "mpi", "nccl" or "auto" (NCCL when this build has it and a CUDA device is visible, else MPI).
+// Needs MPI initialised (see MpiSession). Throws poet::Error for "nccl" without NCCL or a GPU.
+std::unique_ptr<Communicator> make_communicator(const std::string& backend);
+
+// True when this process was started by mpirun/mpiexec or srun with PMI (rank variables set).
+bool launched_by_mpi();
+
+// Ends every rank of the job with `exit_code` (MPI_Abort) when MPI runs with several ranks;
+// otherwise returns, and the caller exits normally. Keeps one failing rank from hanging the rest.
+void abort_other_ranks(int exit_code);
+
+// MPI_Init on construction (when not yet initialised) and MPI_Finalize on destruction.
+class MpiSession {
+ public:
+  MpiSession(int* argc, char*** argv);
+  ~MpiSession();
+  MpiSession(const MpiSession&) = delete;
+  MpiSession& operator=(const MpiSession&) = delete;
+
+ private:
+  bool owns_ = false;
+};
+
+}  // namespace poet
