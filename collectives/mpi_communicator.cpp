@@ -34,8 +34,7 @@ void mpi_fail(int code, const char* call, const char* file, int line) {
   char text[MPI_MAX_ERROR_STRING];
   int length = 0;
   MPI_Error_string(code, text, &length);
-  const std::string name(call, std::string(call).find('('));
-  throw Error(name + " failed at " + file + ":" + std::to_string(line) + ": " + std::string(text, length));
+  throw_call_failure(call, file, line, std::string(text, static_cast<size_t>(length)));
 }
 
 bool launched_by_mpi() {

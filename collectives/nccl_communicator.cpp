@@ -6,24 +6,20 @@
 #include "collectives/mpi_check.h"
 #include "common/error.h"
 
-#define POET_NCCL_CHECK(call)                                                                           \
-  do {                                                                                                  \
-    const ncclResult_t poet_nccl_result_ = (call);                                                      \
-    if (poet_nccl_result_ != ncclSuccess) {                                                             \
-      throw ::poet::Error(std::string(#call).substr(0, std::string(#call).find('(')) + " failed at " +  \
-                          __FILE__ + ":" + std::to_string(__LINE__) + ": " +                            \
-                          ncclGetErrorString(poet_nccl_result_));                                       \
-    }                                                                                                   \
+#define POET_NCCL_CHECK(call)                                                                  \
+  do {                                                                                         \
+    const ncclResult_t poet_nccl_result_ = (call);                                             \
+    if (poet_nccl_result_ != ncclSuccess) {                                                    \
+      ::poet::throw_call_failure(#call, __FILE__, __LINE__, ncclGetErrorString(poet_nccl_result_)); \
+    }                                                                                          \
   } while (0)
 
-#define POET_CUDA_CHECK(call)                                                                           \
-  do {                                                                                                  \
-    const cudaError_t poet_cuda_error_ = (call);                                                        \
-    if (poet_cuda_error_ != cudaSuccess) {                                                              \
-      throw ::poet::Error(std::string(#call).substr(0, std::string(#call).find('(')) + " failed at " +  \
-                          __FILE__ + ":" + std::to_string(__LINE__) + ": " +                            \
-                          cudaGetErrorString(poet_cuda_error_));                                        \
-    }                                                                                                   \
+#define POET_CUDA_CHECK(call)                                                                  \
+  do {                                                                                         \
+    const cudaError_t poet_cuda_error_ = (call);                                               \
+    if (poet_cuda_error_ != cudaSuccess) {                                                     \
+      ::poet::throw_call_failure(#call, __FILE__, __LINE__, cudaGetErrorString(poet_cuda_error_)); \
+    }                                                                                          \
   } while (0)
 
 namespace poet {

@@ -18,4 +18,8 @@ class Interrupted : public Error {
   Interrupted() : Error("interrupted") {}
 };
 
+// Throws Error("NAME failed at FILE:LINE: DETAIL"), NAME being `call` up to its '(': the
+// common end of the POET_*_CHECK macros for MPI, NCCL, CUDA and HDF5.
+[[noreturn]] void throw_call_failure(const char* call, const char* file, int line, const std::string& detail);
+
 }  // namespace poet

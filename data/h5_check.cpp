@@ -26,9 +26,7 @@ void h5_fail(const char* call, const char* file, int line) {
   std::string detail;
   H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, collect_description, &detail);
   H5Eclear2(H5E_DEFAULT);
-  const std::string name(call, std::strcspn(call, "("));
-  throw Error("HDF5 " + name + " failed at " + file + ":" + std::to_string(line) +
-              (detail.empty() ? "" : ": " + detail));
+  throw_call_failure(call, file, line, detail);
 }
 
 }  // namespace poet
