@@ -100,10 +100,27 @@ void add_sample(CLI::App& app, SampleCommand& c, std::string& script) {
   cmd->add_flag("--json", c.json, "One JSON object with a list 'poems'");
 }
 
+// Inside a Slurm job step started by srun, the MPI world must hold all of the step's tasks: srun
+// without PMI starts N processes that each believe they are rank 0 of 1, and would train N
+// separate models. (Ranks started by mpirun inherit the variables of mpirun's own daemon step,
+// which say nothing about the world, so they are not checked.)
+void check_slurm_world_size(int world) {
+  const char* tasks = std::getenv("SLURM_NTASKS");
+  if (tasks == nullptr || std::getenv("SLURM_STEP_ID") == nullptr || std::getenv("OMPI_COMM_WORLD_SIZE") != nullptr) {
+    return;
+  }
+  const int expected = std::atoi(tasks);
+  if (expected != world) {
+    throw Error("Slurm started " + std::to_string(expected) + " tasks but MPI sees a world of " + std::to_string(world) +
+                " (srun needs --mpi=pmix, or start the ranks with mpirun inside the allocation)");
+  }
+}
+
 int run_train(const TrainOptions& o, const std::string& backend) {
   // Under mpirun or srun every rank joins one job; started alone, this is one process.
   std::unique_ptr<Communicator> comm;
   if (launched_by_mpi()) comm = make_communicator(backend);
+  check_slurm_world_size(comm ? comm->size() : 1);
   const TrainResult result = train(o, comm.get(), std::cout);
   if (result.interrupted) {
     std::cerr << "poet_dist: interrupted at step " << result.step << "; checkpoint written, resume with --resume auto\n";

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <filesystem>
 
 #include "test_support.h"
 #include "trainer/checkpoint.h"
@@ -62,6 +63,25 @@ TEST_F(Distributed, SameParametersAtAnyWorldSize) {
       EXPECT_LT(relative_difference(other[i].second, one[i].second), 1e-5) << run << " " << one[i].first;
     }
   }
+}
+
+TEST_F(Distributed, MetricsRecordTimeSpentCommunicating) {
+  ASSERT_EQ(train(2, "comm").exit_code, 0);
+  const std::string metrics = test::read_text(dir_ / "comm/metrics.jsonl");
+  const size_t at = metrics.find("\"comm_s\":");
+  ASSERT_NE(at, std::string::npos) << metrics.substr(0, 300);
+  EXPECT_GT(std::stod(metrics.substr(at + 9)), 0.0);  // two ranks really exchanged gradients
+}
+
+TEST_F(Distributed, SrunWithoutPmiIsRefused) {
+  // What srun without --mpi=pmix looks like from inside one of its processes: a Slurm step of
+  // two tasks, and no MPI launcher around this one.
+  const auto r = test::run_command("SLURM_NTASKS=2 SLURM_STEP_ID=0 " + std::string(POET_BINARY) +
+                                   " train --config " + POET_SOURCE_DIR + "/configs/tiny.toml --data " + (dir_ / "d.h5") +
+                                   " --run-dir " + (dir_ / "srun"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("Slurm started 2 tasks but MPI sees a world of 1"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "srun"));
 }
 
 TEST_F(Distributed, ResumesAtAnotherWorldSize) {

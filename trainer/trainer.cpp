@@ -383,7 +383,9 @@ TrainResult train(const TrainOptions& options, Communicator* comm, std::ostream&
                                      static_cast<double>(batch.global_targets * config.optim.grad_accum));
     }
     bool stop_requested = interrupted();
+    double comm_seconds = 0;
     if (comm != nullptr) {
+      const auto comm_start = Clock::now();
       all_reduce_gradients(model, *comm);
       // The step's loss, and whether any rank was signalled: all ranks stop at the same step.
       torch::Tensor shared = torch::tensor({loss_value, stop_requested ? 1.0 : 0.0}, torch::kFloat64)
@@ -392,6 +394,7 @@ TrainResult train(const TrainOptions& options, Communicator* comm, std::ostream&
       shared = shared.cpu();
       loss_value = shared[0].item<double>();
       stop_requested = shared[1].item<double>() > 0;
+      comm_seconds = std::chrono::duration<double>(Clock::now() - comm_start).count();
     }
     const double grad_norm = clip_gradients(model, config.optim.grad_clip);
     if (!std::isfinite(loss_value)) {
@@ -414,7 +417,8 @@ TrainResult train(const TrainOptions& options, Communicator* comm, std::ostream&
     nlohmann::json record = {{"step", step}, {"epoch", epoch},           {"loss", loss_value},
                              {"lr", lr},     {"grad_norm", grad_norm},   {"tokens", tokens_seen},
                              {"tokens_per_s", static_cast<double>(tokens_per_step) / step_seconds},
-                             {"elapsed_s", elapsed}};
+                             {"elapsed_s", elapsed},
+                             {"comm_s", comm_seconds}};
     if (eval_now && !std::isnan(val_loss)) {
       record["val_loss"] = val_loss;
       record["val_ppl"] = std::exp(val_loss);
