@@ -8,7 +8,6 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
-#include <random>
 #include <unordered_set>
 
 #include "common/cpu_count.h"
@@ -16,6 +15,7 @@
 #include "common/interrupt.h"
 #include "common/parallel_for.h"
 #include "common/progress_bar.h"
+#include "common/seeded_shuffle.h"
 #include "common/temp_file.h"
 #include "common/utf8.h"
 #include "data/corpus_layout.h"
@@ -122,13 +122,6 @@ std::vector<int64_t> shard_boundaries(const std::vector<int64_t>& poem_offsets, 
   }
   boundaries.push_back(static_cast<int64_t>(poem_offsets.size() - 1));
   return boundaries;
-}
-
-// Fisher-Yates with our own index draw: std::shuffle's output differs between standard
-// libraries, and the shard contents must not.
-void seeded_shuffle(std::vector<size_t>& items, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  for (size_t i = items.size(); i > 1; --i) std::swap(items[i - 1], items[rng() % i]);
 }
 
 struct EncodedPoem {

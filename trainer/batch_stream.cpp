@@ -2,19 +2,13 @@
 #include "trainer/batch_stream.h"
 
 #include <algorithm>
-#include <random>
 
 #include "common/error.h"
+#include "common/seeded_shuffle.h"
 
 namespace poet {
 
 namespace {
-
-// The same Fisher-Yates as prepare: std::shuffle differs between standard libraries.
-void shuffle_poems(std::vector<size_t>& order, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng() % i]);
-}
 
 uint64_t mix(uint64_t seed, int64_t epoch, int64_t shard) {
   uint64_t x = seed ^ (0x9E3779B97F4A7C15ULL * static_cast<uint64_t>(epoch + 1)) ^
@@ -74,7 +68,7 @@ void BatchStream::build_epoch(int64_t epoch) {
     const auto& poems = shard_poems_[static_cast<size_t>(s)];
     std::vector<size_t> order(poems.size());
     for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-    if (shuffle_) shuffle_poems(order, mix(seed_, epoch, s));
+    if (shuffle_) seeded_shuffle(order, mix(seed_, epoch, s));
     auto& stream = streams_[static_cast<size_t>(s)];
     stream.clear();
     for (size_t i : order) {
