@@ -12,6 +12,23 @@
 
 namespace poet {
 
+// How long a rank waits in one collective: a warning that names the ranks not arrived after
+// `warn_seconds` (then again each such period), an error after `abort_seconds`.
+struct CollectiveTimeouts {
+  double warn_seconds = 60;
+  double abort_seconds = 300;
+};
+
+// A collective in flight. The tensor it works on must stay untouched until it completes.
+class PendingCollective {
+ public:
+  virtual ~PendingCollective() = default;
+  // True once complete. Cheap; under MPI each call also moves the operation along.
+  virtual bool test() = 0;
+  // Until complete; warns when stalled and throws poet::Error past the collective timeout.
+  virtual void wait() = 0;
+};
+
 class Communicator {
  public:
   virtual ~Communicator() = default;
@@ -23,8 +40,15 @@ class Communicator {
   virtual int local_size() const = 0;
   virtual const char* backend() const = 0;
 
+  // Starts summing a contiguous tensor across ranks, in place; `label` names it in stall
+  // warnings and timeouts. Every rank must start the same collectives in the same order.
+  virtual std::unique_ptr<PendingCollective> start_all_reduce_sum(const torch::Tensor& tensor,
+                                                                  const std::string& label) = 0;
+  // The blocking collectives below wait the same way: no collective waits forever.
+  virtual void set_timeouts(const CollectiveTimeouts& timeouts) = 0;
+
   // Sums a contiguous tensor across ranks, in place.
-  virtual void all_reduce_sum(torch::Tensor& tensor) = 0;
+  void all_reduce_sum(torch::Tensor& tensor) { start_all_reduce_sum(tensor, "all_reduce_sum")->wait(); }
   // Copies `root`'s contiguous tensor into every rank's, in place.
   virtual void broadcast(torch::Tensor& tensor, int root) = 0;
   virtual void barrier() = 0;

@@ -18,9 +18,9 @@ std::unique_ptr<Communicator> make_communicator(const std::string& backend) {
   const bool gpu = torch::cuda::is_available();
   if (backend == "nccl" || (backend == "auto" && gpu)) {
     if (!gpu) throw Error("--backend nccl needs a CUDA device, and this process sees none (use --backend mpi)");
-    const MpiCommunicator mpi;
-    const int device = mpi.local_rank() % static_cast<int>(torch::cuda::device_count());
-    return std::make_unique<NcclCommunicator>(mpi, device);
+    auto mpi = std::make_unique<MpiCommunicator>();
+    const int device = mpi->local_rank() % static_cast<int>(torch::cuda::device_count());
+    return std::make_unique<NcclCommunicator>(std::move(mpi), device);
   }
 #else
   if (backend == "nccl") throw Error("--backend nccl: this build of poet_dist has no NCCL (use --backend mpi)");

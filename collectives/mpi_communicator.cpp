@@ -3,6 +3,7 @@
 
 #include <cstdlib>
 #include <string>
+#include <utility>
 
 #include "collectives/mpi_check.h"
 #include "common/error.h"
@@ -26,6 +27,37 @@ void require_cpu_contiguous(const torch::Tensor& t, const char* operation) {
   if (!t.device().is_cpu() || !t.is_contiguous()) {
     throw Error(std::string("MPI communicator: ") + operation + " needs a contiguous CPU tensor");
   }
+}
+
+// A non-blocking MPI collective: MPI_Test moves it along, CollectiveWatch bounds the wait.
+class MpiPending final : public PendingCollective {
+ public:
+  MpiPending(CollectiveWatch& watch, std::string label, torch::Tensor keep_alive)
+      : watch_(watch), label_(std::move(label)), tensor_(std::move(keep_alive)), number_(watch.begin()) {}
+  MPI_Request* request() { return &request_; }
+  bool test() override {
+    if (!done_) {
+      int flag = 0;
+      POET_MPI_CHECK(MPI_Test(&request_, &flag, MPI_STATUS_IGNORE));
+      done_ = flag != 0;
+    }
+    return done_;
+  }
+  void wait() override {
+    watch_.wait(number_, label_, [this] { return test(); });
+  }
+
+ private:
+  CollectiveWatch& watch_;
+  std::string label_;
+  torch::Tensor tensor_;
+  int64_t number_;
+  MPI_Request request_ = MPI_REQUEST_NULL;
+  bool done_ = false;
+};
+
+std::string describe(const char* operation, const torch::Tensor& t) {
+  return std::string(operation) + " of " + std::to_string(t.numel()) + " " + c10::toString(t.scalar_type());
 }
 
 }  // namespace
@@ -59,7 +91,9 @@ MpiSession::MpiSession(int* argc, char*** argv) {
   int initialised = 0;
   POET_MPI_CHECK(MPI_Initialized(&initialised));
   if (!initialised) {
-    POET_MPI_CHECK(MPI_Init(argc, argv));
+    // Collectives are started and tested only from the main thread (CPU backward runs there).
+    int provided = 0;
+    POET_MPI_CHECK(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided));
     owns_ = true;
     // Errors come back as codes that POET_MPI_CHECK turns into exceptions, instead of aborting.
     POET_MPI_CHECK(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN));
@@ -80,25 +114,38 @@ MpiCommunicator::MpiCommunicator() {
   POET_MPI_CHECK(MPI_Comm_rank(node, &local_rank_));
   POET_MPI_CHECK(MPI_Comm_size(node, &local_size_));
   POET_MPI_CHECK(MPI_Comm_free(&node));
+  watch_ = std::make_unique<CollectiveWatch>(rank_, size_);
 }
 
-void MpiCommunicator::all_reduce_sum(torch::Tensor& tensor) {
+std::unique_ptr<PendingCollective> MpiCommunicator::start_all_reduce_sum(const torch::Tensor& tensor,
+                                                                         const std::string& label) {
   require_cpu_contiguous(tensor, "all_reduce_sum");
-  POET_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, tensor.data_ptr(), static_cast<int>(tensor.numel()), mpi_type(tensor),
-                               MPI_SUM, MPI_COMM_WORLD));
+  auto pending = std::make_unique<MpiPending>(*watch_, label, tensor);
+  POET_MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, tensor.data_ptr(), static_cast<int>(tensor.numel()), mpi_type(tensor),
+                                MPI_SUM, MPI_COMM_WORLD, pending->request()));
+  return pending;
 }
 
 void MpiCommunicator::broadcast(torch::Tensor& tensor, int root) {
   require_cpu_contiguous(tensor, "broadcast");
-  POET_MPI_CHECK(
-      MPI_Bcast(tensor.data_ptr(), static_cast<int>(tensor.numel()), mpi_type(tensor), root, MPI_COMM_WORLD));
+  MpiPending pending(*watch_, describe("broadcast", tensor), tensor);
+  POET_MPI_CHECK(MPI_Ibcast(tensor.data_ptr(), static_cast<int>(tensor.numel()), mpi_type(tensor), root,
+                            MPI_COMM_WORLD, pending.request()));
+  pending.wait();
 }
 
-void MpiCommunicator::barrier() { POET_MPI_CHECK(MPI_Barrier(MPI_COMM_WORLD)); }
+void MpiCommunicator::barrier() {
+  MpiPending pending(*watch_, "barrier", torch::Tensor());
+  POET_MPI_CHECK(MPI_Ibarrier(MPI_COMM_WORLD, pending.request()));
+  pending.wait();
+}
 
 std::vector<int64_t> MpiCommunicator::all_gather(int64_t value) {
   std::vector<int64_t> values(static_cast<size_t>(size_));
-  POET_MPI_CHECK(MPI_Allgather(&value, 1, MPI_INT64_T, values.data(), 1, MPI_INT64_T, MPI_COMM_WORLD));
+  MpiPending pending(*watch_, "all_gather", torch::Tensor());
+  POET_MPI_CHECK(
+      MPI_Iallgather(&value, 1, MPI_INT64_T, values.data(), 1, MPI_INT64_T, MPI_COMM_WORLD, pending.request()));
+  pending.wait();
   return values;
 }
 

@@ -1,6 +1,9 @@
 // The MPI communicator: CPU tensors, MPI_COMM_WORLD.
 #pragma once
 
+#include <memory>
+
+#include "collectives/collective_watch.h"
 #include "collectives/communicator.h"
 
 namespace poet {
@@ -14,7 +17,9 @@ class MpiCommunicator final : public Communicator {
   int local_rank() const override { return local_rank_; }
   int local_size() const override { return local_size_; }
   const char* backend() const override { return "mpi"; }
-  void all_reduce_sum(torch::Tensor& tensor) override;
+  std::unique_ptr<PendingCollective> start_all_reduce_sum(const torch::Tensor& tensor,
+                                                          const std::string& label) override;
+  void set_timeouts(const CollectiveTimeouts& timeouts) override { watch_->set_timeouts(timeouts); }
   void broadcast(torch::Tensor& tensor, int root) override;
   void barrier() override;
   std::vector<int64_t> all_gather(int64_t value) override;
@@ -24,6 +29,7 @@ class MpiCommunicator final : public Communicator {
   int size_ = 1;
   int local_rank_ = 0;
   int local_size_ = 1;
+  std::unique_ptr<CollectiveWatch> watch_;
 };
 
 }  // namespace poet

@@ -2,6 +2,7 @@
 #include "collectives/nccl_communicator.h"
 
 #include <string>
+#include <utility>
 
 #include "collectives/mpi_check.h"
 #include "common/error.h"
@@ -45,17 +46,57 @@ void require_cuda_contiguous(const torch::Tensor& t, const char* operation) {
   }
 }
 
+// A collective on NCCL's stream: an event marks its end; a stuck one aborts the communicator so
+// that the error path can end the job.
+class NcclPending final : public PendingCollective {
+ public:
+  NcclPending(ncclComm_t comm, CollectiveWatch& watch, std::string label, torch::Tensor tensor)
+      : comm_(comm), watch_(watch), label_(std::move(label)), tensor_(std::move(tensor)), number_(watch.begin()) {
+    POET_CUDA_CHECK(cudaEventCreateWithFlags(&done_event_, cudaEventDisableTiming));
+  }
+  ~NcclPending() override { cudaEventDestroy(done_event_); }
+  cudaEvent_t event() const { return done_event_; }
+  bool test() override {
+    if (done_) return true;
+    ncclResult_t async_error = ncclSuccess;
+    POET_NCCL_CHECK(ncclCommGetAsyncError(comm_, &async_error));
+    POET_NCCL_CHECK(async_error);
+    const cudaError_t state = cudaEventQuery(done_event_);
+    if (state == cudaErrorNotReady) return false;
+    POET_CUDA_CHECK(state);
+    done_ = true;
+    return true;
+  }
+  void wait() override {
+    try {
+      watch_.wait(number_, label_, [this] { return test(); });
+    } catch (...) {
+      ncclCommAbort(comm_);
+      throw;
+    }
+  }
+
+ private:
+  ncclComm_t comm_;
+  CollectiveWatch& watch_;
+  std::string label_;
+  torch::Tensor tensor_;
+  int64_t number_;
+  cudaEvent_t done_event_ = nullptr;
+  bool done_ = false;
+};
+
 }  // namespace
 
-NcclCommunicator::NcclCommunicator(const Communicator& mpi, int device)
-    : rank_(mpi.rank()), size_(mpi.size()), local_rank_(mpi.local_rank()), local_size_(mpi.local_size()),
-      device_(device) {
+NcclCommunicator::NcclCommunicator(std::unique_ptr<MpiCommunicator> mpi, int device)
+    : mpi_(std::move(mpi)), rank_(mpi_->rank()), size_(mpi_->size()), device_(device) {
   POET_CUDA_CHECK(cudaSetDevice(device_));
   ncclUniqueId id;
   if (rank_ == 0) POET_NCCL_CHECK(ncclGetUniqueId(&id));
   POET_MPI_CHECK(MPI_Bcast(&id, sizeof(id), MPI_BYTE, 0, MPI_COMM_WORLD));
   POET_NCCL_CHECK(ncclCommInitRank(&comm_, size_, id, rank_));
-  POET_CUDA_CHECK(cudaStreamCreate(&stream_));
+  POET_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+  watch_ = std::make_unique<CollectiveWatch>(rank_, size_);
 }
 
 NcclCommunicator::~NcclCommunicator() {
@@ -63,26 +104,39 @@ NcclCommunicator::~NcclCommunicator() {
   if (comm_ != nullptr) ncclCommDestroy(comm_);
 }
 
-void NcclCommunicator::all_reduce_sum(torch::Tensor& tensor) {
+// Orders NCCL's stream after the work queued so far on LibTorch's default (legacy) stream.
+void NcclCommunicator::follow_default_stream() {
+  cudaEvent_t ready = nullptr;
+  POET_CUDA_CHECK(cudaEventCreateWithFlags(&ready, cudaEventDisableTiming));
+  POET_CUDA_CHECK(cudaEventRecord(ready, cudaStreamLegacy));
+  POET_CUDA_CHECK(cudaStreamWaitEvent(stream_, ready, 0));
+  POET_CUDA_CHECK(cudaEventDestroy(ready));
+}
+
+std::unique_ptr<PendingCollective> NcclCommunicator::start_all_reduce_sum(const torch::Tensor& tensor,
+                                                                          const std::string& label) {
   require_cuda_contiguous(tensor, "all_reduce_sum");
+  auto pending = std::make_unique<NcclPending>(comm_, *watch_, label, tensor);
+  follow_default_stream();
   POET_NCCL_CHECK(ncclAllReduce(tensor.data_ptr(), tensor.data_ptr(), static_cast<size_t>(tensor.numel()),
                                 nccl_type(tensor), ncclSum, comm_, stream_));
-  POET_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  POET_CUDA_CHECK(cudaEventRecord(pending->event(), stream_));
+  return pending;
 }
 
 void NcclCommunicator::broadcast(torch::Tensor& tensor, int root) {
   require_cuda_contiguous(tensor, "broadcast");
+  NcclPending pending(comm_, *watch_, "broadcast", tensor);
+  follow_default_stream();
   POET_NCCL_CHECK(ncclBroadcast(tensor.data_ptr(), tensor.data_ptr(), static_cast<size_t>(tensor.numel()),
                                 nccl_type(tensor), root, comm_, stream_));
-  POET_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  POET_CUDA_CHECK(cudaEventRecord(pending.event(), stream_));
+  pending.wait();
 }
 
-void NcclCommunicator::barrier() { POET_MPI_CHECK(MPI_Barrier(MPI_COMM_WORLD)); }
-
-std::vector<int64_t> NcclCommunicator::all_gather(int64_t value) {
-  std::vector<int64_t> values(static_cast<size_t>(size_));
-  POET_MPI_CHECK(MPI_Allgather(&value, 1, MPI_INT64_T, values.data(), 1, MPI_INT64_T, MPI_COMM_WORLD));
-  return values;
+void NcclCommunicator::set_timeouts(const CollectiveTimeouts& timeouts) {
+  watch_->set_timeouts(timeouts);
+  mpi_->set_timeouts(timeouts);
 }
 
 }  // namespace poet

@@ -5,36 +5,47 @@
 #include <cuda_runtime.h>
 #include <nccl.h>
 
+#include <memory>
+
+#include "collectives/collective_watch.h"
 #include "collectives/communicator.h"
+#include "collectives/mpi_communicator.h"
 
 namespace poet {
 
 class NcclCommunicator final : public Communicator {
  public:
-  // Takes rank and node placement from `mpi`; `device` is the CUDA device this rank uses.
-  NcclCommunicator(const Communicator& mpi, int device);
+  // `mpi` gives the ranks, shares NCCL's unique id and carries the small collectives (barrier,
+  // all_gather); `device` is the CUDA device this rank uses.
+  NcclCommunicator(std::unique_ptr<MpiCommunicator> mpi, int device);
   ~NcclCommunicator() override;
   NcclCommunicator(const NcclCommunicator&) = delete;
   NcclCommunicator& operator=(const NcclCommunicator&) = delete;
 
   int rank() const override { return rank_; }
   int size() const override { return size_; }
-  int local_rank() const override { return local_rank_; }
-  int local_size() const override { return local_size_; }
+  int local_rank() const override { return mpi_->local_rank(); }
+  int local_size() const override { return mpi_->local_size(); }
   const char* backend() const override { return "nccl"; }
-  void all_reduce_sum(torch::Tensor& tensor) override;
+  std::unique_ptr<PendingCollective> start_all_reduce_sum(const torch::Tensor& tensor,
+                                                          const std::string& label) override;
+  void set_timeouts(const CollectiveTimeouts& timeouts) override;
   void broadcast(torch::Tensor& tensor, int root) override;
-  void barrier() override;
-  std::vector<int64_t> all_gather(int64_t value) override;
+  void barrier() override { mpi_->barrier(); }
+  std::vector<int64_t> all_gather(int64_t value) override { return mpi_->all_gather(value); }
 
  private:
+  void follow_default_stream();
+
+  std::unique_ptr<MpiCommunicator> mpi_;
   int rank_;
   int size_;
-  int local_rank_;
-  int local_size_;
   int device_;
   ncclComm_t comm_ = nullptr;
-  cudaStream_t stream_ = nullptr;  // a blocking stream: ordered after LibTorch's default stream
+  // NCCL's own stream, so that collectives overlap the computation on LibTorch's default stream;
+  // each collective first waits on an event recorded there.
+  cudaStream_t stream_ = nullptr;
+  std::unique_ptr<CollectiveWatch> watch_;
 };
 
 }  // namespace poet

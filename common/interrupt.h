@@ -1,4 +1,4 @@
-// Graceful interruption: SIGINT and SIGTERM only set a flag (no I/O in the handler); long
+// Graceful interruption: SIGINT, SIGTERM, SIGUSR1 and SIGUSR2 only set a flag (no I/O in the handler); long
 // operations call throw_if_interrupted() at safe points and unwind, removing partial output.
 #pragma once
 

@@ -239,6 +239,18 @@ SplitData DatasetFile::read_index(Split split) const {
     data.shard_offsets = read_array<int64_t>(file_, split_path(split, "shard_offsets"), H5T_NATIVE_INT64);
     data.forms = read_array<uint8_t>(file_, split_path(split, "forms"), H5T_NATIVE_UINT8);
     data.poem_ids = read_strings(file_, split_path(split, "poem_ids"));
+    // Readers index one array by the other: refuse an index that would send them out of bounds.
+    const auto ascending_from_zero = [](const std::vector<int64_t>& v) {
+      return !v.empty() && v.front() == 0 && std::is_sorted(v.begin(), v.end());
+    };
+    const auto poems = static_cast<int64_t>(data.poem_offsets.size()) - 1;
+    if (!ascending_from_zero(data.poem_offsets)) throw Error("poem_offsets must rise from 0");
+    if (!ascending_from_zero(data.shard_offsets) || data.shard_offsets.back() != poems) {
+      throw Error("shard_offsets must rise from 0 to the number of poems (" + std::to_string(poems) + ")");
+    }
+    if (data.forms.size() != static_cast<size_t>(poems) || data.poem_ids.size() != static_cast<size_t>(poems)) {
+      throw Error("forms and poem_ids must hold one entry a poem (" + std::to_string(poems) + ")");
+    }
     return data;
   } catch (const Error& e) {
     throw Error(path_ + ": /" + split_name(split) + ": " + e.what());

@@ -70,6 +70,11 @@ std::string poet_version_line() {
          POET_COMPILER + ")";
 }
 
+std::string versions_line() {
+  return poet_version_line() + "; LibTorch " + TORCH_VERSION + ", " + mpi_library() + ", HDF5 " + hdf5_library() +
+         (POET_HAVE_NCCL ? std::string(", NCCL ") + POET_NCCL_VERSION : std::string());
+}
+
 std::string build_report() {
   std::ostringstream out;
   const int threads = configure_torch_threads(0);

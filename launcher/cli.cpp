@@ -67,7 +67,14 @@ std::string rank_prefix() {
   return "";
 }
 
-void add_train(CLI::App& app, TrainOptions& o, std::string& backend) {
+// The train flags that are not TrainOptions: they choose the communicator or become overrides.
+struct TrainFlags {
+  std::string backend = "auto";
+  double collective_timeout = 0;  // 0: the config's
+  double stall_warning = 0;
+};
+
+void add_train(CLI::App& app, TrainOptions& o, TrainFlags& flags) {
   auto* cmd = app.add_subcommand("train", "Train the LSTM poet (one process; under mpirun, one rank each)");
   cmd->add_option("--config", o.config_file, "TOML run config (configs/tiny.toml, configs/cpu-quick.toml, ...)");
   cmd->add_option("--data", o.data, "Dataset written by prepare (overrides data.path)");
@@ -78,9 +85,16 @@ void add_train(CLI::App& app, TrainOptions& o, std::string& backend) {
   cmd->add_flag("--overfit-batch", o.overfit_batch, "Train on one batch until the loss is near zero");
   cmd->add_option("--stop-after-steps", o.stop_after_steps,
                   "Write a checkpoint and stop after this many steps (resume continues the run)");
-  cmd->add_option("--backend", backend, "Collectives under mpirun: auto (NCCL with GPUs, else MPI), mpi or nccl")
+  cmd->add_option("--backend", flags.backend, "Collectives under mpirun: auto (NCCL with GPUs, else MPI), mpi or nccl")
       ->check(CLI::IsMember({"auto", "mpi", "nccl"}))
       ->capture_default_str();
+  cmd->add_option("--collective-timeout", flags.collective_timeout,
+                  "Seconds a collective may wait before the job is ended (default 300; distributed.collective_timeout_s)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--stall-warning", flags.stall_warning,
+                  "Seconds a collective waits before the ranks not arrived are named (default 60)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--trace", o.trace_path, "Write a Chrome trace (Perfetto) of rank 0's first 20 steps to this file");
 }
 
 void add_sample(CLI::App& app, SampleCommand& c, std::string& script) {
@@ -116,11 +130,18 @@ void check_slurm_world_size(int world) {
   }
 }
 
-int run_train(const TrainOptions& o, const std::string& backend) {
+int run_train(TrainOptions o, const TrainFlags& flags) {
+  if (flags.collective_timeout > 0) {
+    o.overrides.push_back("distributed.collective_timeout_s=" + std::to_string(flags.collective_timeout));
+  }
+  if (flags.stall_warning > 0) {
+    o.overrides.push_back("distributed.stall_warning_s=" + std::to_string(flags.stall_warning));
+  }
   // Under mpirun or srun every rank joins one job; started alone, this is one process.
   std::unique_ptr<Communicator> comm;
-  if (launched_by_mpi()) comm = make_communicator(backend);
+  if (launched_by_mpi()) comm = make_communicator(flags.backend);
   check_slurm_world_size(comm ? comm->size() : 1);
+  if (!comm || comm->rank() == 0) std::cout << versions_line() << "\n";
   const TrainResult result = train(o, comm.get(), std::cout);
   if (result.interrupted) {
     std::cerr << "poet_dist: interrupted at step " << result.step << "; checkpoint written, resume with --resume auto\n";
@@ -159,8 +180,8 @@ int run_cli(int argc, char** argv) {
   std::string script = "simplified";
   add_prepare(app, prepare_options, forms, script);
   TrainOptions train_options;
-  std::string backend = "auto";
-  add_train(app, train_options, backend);
+  TrainFlags train_flags;
+  add_train(app, train_options, train_flags);
   SampleCommand sample_command;
   std::string sample_script;
   add_sample(app, sample_command, sample_script);
@@ -188,7 +209,7 @@ int run_cli(int argc, char** argv) {
       return 0;
     }
     if (app.got_subcommand("prepare")) return run_prepare(prepare_options, forms, script);
-    if (app.got_subcommand("train")) return run_train(train_options, backend);
+    if (app.got_subcommand("train")) return run_train(train_options, train_flags);
     if (app.got_subcommand("sample")) {
       if (!sample_script.empty()) sample_command.script = parse_script(sample_script, "--script");
       run_sample(sample_command, std::cout);

@@ -1,11 +1,13 @@
 // poet_dist train under mpiexec: the same global batch gives the same training at any world
-// size (np 1, 2, 4), and a run checkpointed at np 2 resumes at np 4.
+// size (np 1, 2, 4) and any bucket size, a run checkpointed at np 2 resumes at np 4, each rank
+// reads only its shards, and the trace shows gradient buckets all-reduced during backward.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
 #include <filesystem>
 
-#include "test_support.h"
+#include "distributed_fixture.h"
+#include "data/dataset_file.h"
 #include "trainer/checkpoint.h"
 #include "trainer/train_config.h"
 
@@ -14,23 +16,8 @@ namespace {
 
 using test::ScratchDir;
 
-class Distributed : public ::testing::Test {
+class Distributed : public test::DistributedJob {
  protected:
-  void SetUp() override {
-    test::write_fixture_dataset(dir_ / "d.h5", 120, /*val_fraction=*/0.2);
-    setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
-    setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
-    setenv("OMPI_MCA_btl_vader_single_copy_mechanism", "none", 1);
-  }
-
-  test::CommandResult train(int np, const std::string& run, const std::string& extra = "") {
-    const std::string command = std::string(POET_MPIEXEC) + " -np " + std::to_string(np) + " --oversubscribe " +
-                                POET_BINARY + " train --config " + POET_SOURCE_DIR + "/configs/tiny.toml --data " +
-                                (dir_ / "d.h5") + " --run-dir " + (dir_ / run) +
-                                " --set run.steps=20 --set run.threads=1 --backend mpi " + extra;
-    return test::run_command(command);
-  }
-
   // Every parameter of a checkpoint, by name.
   std::vector<std::pair<std::string, torch::Tensor>> parameters(const std::string& run) {
     LoadedCheckpoint ckpt(dir_ / (run + "/checkpoints/ckpt-00000020.pt"));
@@ -41,8 +28,6 @@ class Distributed : public ::testing::Test {
     for (const auto& item : model->named_parameters()) out.emplace_back(item.key(), item.value().detach().clone());
     return out;
   }
-
-  ScratchDir dir_;
 };
 
 double relative_difference(const torch::Tensor& a, const torch::Tensor& b) {
@@ -55,8 +40,14 @@ TEST_F(Distributed, SameParametersAtAnyWorldSize) {
     ASSERT_EQ(r.exit_code, 0) << "np " << np << "\n" << r.out << r.err;
     if (np > 1) EXPECT_NE(r.out.find(std::to_string(np) + " ranks (mpi)"), std::string::npos) << r.out;
   }
+  // Many small buckets: each all-reduced on its own, during backward.
+  const auto small = train(2, "small", "--set distributed.first_bucket_mb=0.002 --set distributed.bucket_mb=0.01");
+  ASSERT_EQ(small.exit_code, 0) << small.err;
+  const size_t at = small.out.find("buckets  ");
+  ASSERT_NE(at, std::string::npos) << small.out;
+  EXPECT_GE(std::stoi(small.out.substr(at + 9)), 4) << small.out.substr(at, 120);
   const auto one = parameters("np1");
-  for (const char* run : {"np2", "np4"}) {
+  for (const char* run : {"np2", "np4", "small"}) {
     const auto other = parameters(run);
     ASSERT_EQ(other.size(), one.size());
     for (size_t i = 0; i < one.size(); ++i) {
@@ -98,11 +89,56 @@ TEST_F(Distributed, ResumesAtAnotherWorldSize) {
   }
 }
 
-TEST_F(Distributed, AnErrorEndsTheJobNamingTheRank) {
-  // Rows longer than the data: the ranks refuse, MPI_Abort ends the job instead of a hang.
-  const auto r = train(2, "bad", "--set data.seq_len=100000");
-  EXPECT_NE(r.exit_code, 0);
-  EXPECT_NE(r.err.find("rank "), std::string::npos) << r.err;
+TEST_F(Distributed, EachRankReadsOnlyItsOwnShards) {
+  ASSERT_EQ(train(2, "reads").exit_code, 0);
+  // What the file holds per shard, read here independently of the trainer.
+  const DatasetFile file(dir_ / "d.h5");
+  std::vector<int64_t> expected(2, 0);
+  int64_t total = 0;
+  for (Split split : {Split::kTrain, Split::kVal}) {
+    const SplitData index = file.read_index(split);
+    for (size_t s = 0; s + 1 < index.shard_offsets.size(); ++s) {
+      const int64_t tokens = index.poem_offsets[static_cast<size_t>(index.shard_offsets[s + 1])] -
+                             index.poem_offsets[static_cast<size_t>(index.shard_offsets[s])];
+      expected[s % 2] += tokens;
+      total += tokens;
+    }
+  }
+  const auto ranks = nlohmann::json::parse(test::read_text(dir_ / "reads/ranks.json"));
+  ASSERT_EQ(ranks["world"], 2);
+  for (int r = 0; r < 2; ++r) {
+    const auto& entry = ranks["ranks"][static_cast<size_t>(r)];
+    EXPECT_EQ(entry["tokens_read"].get<int64_t>(), expected[static_cast<size_t>(r)]) << "rank " << r;
+    EXPECT_LT(entry["tokens_read"].get<int64_t>(), total) << "rank " << r << " read the whole dataset";
+    EXPECT_EQ(entry["train_shards"], (r == 0 ? nlohmann::json{0, 2} : nlohmann::json{1, 3}));
+  }
+}
+
+TEST_F(Distributed, TraceShowsBucketsAllReducedDuringBackward) {
+  const auto r = train(2, "trace", "--trace " + (dir_ / "trace.json") + " --set distributed.first_bucket_mb=0.01");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto events = nlohmann::json::parse(test::read_text(dir_ / "trace.json"))["traceEvents"];
+  std::vector<std::pair<double, double>> backward;
+  std::vector<double> first_bucket_start;
+  int optimizer_steps = 0;
+  int forwards = 0;
+  for (const auto& e : events) {
+    if (e["ph"] != "X") continue;
+    const std::string name = e["name"];
+    if (name == "backward") backward.emplace_back(e["ts"].get<double>(), e["ts"].get<double>() + e["dur"].get<double>());
+    if (name == "all_reduce bucket 0") first_bucket_start.push_back(e["ts"].get<double>());
+    optimizer_steps += name == "optimizer step";
+    forwards += name == "forward";
+  }
+  EXPECT_EQ(forwards, 20);
+  EXPECT_EQ(optimizer_steps, 20);
+  ASSERT_EQ(backward.size(), 20u);
+  ASSERT_EQ(first_bucket_start.size(), 20u);
+  // The output layer's gradients are ready first: their bucket starts inside backward.
+  for (size_t i = 0; i < backward.size(); ++i) {
+    EXPECT_GT(first_bucket_start[i], backward[i].first) << "step " << i + 1;
+    EXPECT_LT(first_bucket_start[i], backward[i].second) << "step " << i + 1;
+  }
 }
 
 }  // namespace

@@ -4,8 +4,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <fstream>
+#include <thread>
 #include <random>
 #include <sstream>
 
@@ -62,6 +65,74 @@ CommandResult run_command(const std::string& shell_command) {
   result.out = read_text(out);
   result.err = read_text(err);
   return result;
+}
+
+BackgroundCommand::BackgroundCommand(const std::string& shell_command) {
+  const std::string command =
+      "exec " + shell_command + " >" + (dir_ / "stdout") + " 2>" + (dir_ / "stderr");
+  pid_ = ::fork();
+  if (pid_ == 0) {
+    ::setpgid(0, 0);
+    ::execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+}
+
+BackgroundCommand::~BackgroundCommand() {
+  if (pid_ > 0 && exit_code_ < 0) {
+    ::kill(-pid_, SIGKILL);
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+  }
+}
+
+int BackgroundCommand::wait(double seconds) {
+  if (exit_code_ >= 0) return exit_code_;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  do {
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      return exit_code_;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  } while (std::chrono::steady_clock::now() < deadline);
+  return -1;
+}
+
+std::vector<pid_t> children_with_environment(pid_t parent, const std::string& entry) {
+  std::vector<pid_t> found;
+  for (const auto& e : fs::directory_iterator("/proc")) {
+    const std::string name = e.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream status(e.path() / "status");
+    pid_t ppid = -1;
+    for (std::string line; std::getline(status, line);) {
+      if (line.rfind("PPid:", 0) == 0) ppid = static_cast<pid_t>(std::stol(line.substr(5)));
+    }
+    if (ppid != parent) continue;
+    const std::string environment = read_text(e.path() / "environ");
+    size_t at = 0;
+    while (at < environment.size()) {
+      const size_t end = environment.find('\0', at);
+      if (environment.compare(at, (end == std::string::npos ? environment.size() : end) - at, entry) == 0) {
+        found.push_back(static_cast<pid_t>(std::stol(name)));
+        break;
+      }
+      if (end == std::string::npos) break;
+      at = end + 1;
+    }
+  }
+  return found;
+}
+
+bool eventually(double seconds, const std::function<bool()>& condition) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() >= deadline) return condition();
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return true;
 }
 
 std::string real_corpus_dir() {

@@ -2,7 +2,10 @@
 // the real poet_dist binary with its exit code and output captured.
 #pragma once
 
+#include <sys/types.h>
+
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -42,6 +45,33 @@ struct CommandResult {
 // Runs a shell command, or the poet_dist binary with `args` (already shell-quoted where needed).
 CommandResult run_command(const std::string& command);
 CommandResult run_poet(const std::string& args);
+
+// A shell command run in the background (as `exec COMMAND` in its own process group, output to
+// files), for tests that act on a running job. Killed with its group if still running at the end.
+class BackgroundCommand {
+ public:
+  explicit BackgroundCommand(const std::string& shell_command);
+  ~BackgroundCommand();
+  BackgroundCommand(const BackgroundCommand&) = delete;
+  BackgroundCommand& operator=(const BackgroundCommand&) = delete;
+
+  pid_t pid() const { return pid_; }
+  // The exit code (128 + signal if killed) once it ends within `seconds`; -1 if it did not.
+  int wait(double seconds);
+  std::string out() const { return read_text(dir_.path() / "stdout"); }
+  std::string err() const { return read_text(dir_.path() / "stderr"); }
+
+ private:
+  ScratchDir dir_;
+  pid_t pid_ = -1;
+  int exit_code_ = -1;
+};
+
+// The processes whose parent is `parent` and whose environment holds `entry` ("NAME=value").
+std::vector<pid_t> children_with_environment(pid_t parent, const std::string& entry);
+
+// Polls `condition` every 50 ms for up to `seconds`; returns its last value.
+bool eventually(double seconds, const std::function<bool()>& condition);
 
 // Where the real corpus is: $POET_DATA, else ../shared/data/chinese-poetry beside the
 // source tree; "" when neither exists.

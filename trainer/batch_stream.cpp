@@ -44,8 +44,13 @@ BatchStream::BatchStream(const DatasetFile& file, Split split, std::vector<int64
     const int64_t first = index.shard_offsets[static_cast<size_t>(s)];
     const int64_t last = index.shard_offsets[static_cast<size_t>(s) + 1];
     const int64_t begin = index.poem_offsets[static_cast<size_t>(first)];
-    const std::vector<int32_t> tokens =
-        file.read_tokens(split, begin, index.poem_offsets[static_cast<size_t>(last)]);
+    std::vector<int32_t> tokens;
+    try {
+      tokens = file.read_tokens(split, begin, index.poem_offsets[static_cast<size_t>(last)]);
+    } catch (const Error& e) {
+      throw Error("cannot read shard " + std::to_string(s) + " (poems " + std::to_string(first) + " to " +
+                  std::to_string(last) + "): " + e.what());
+    }
     tokens_read_ += static_cast<int64_t>(tokens.size());
     auto& poems = shard_poems_[static_cast<size_t>(s)];
     for (int64_t p = first; p < last; ++p) {

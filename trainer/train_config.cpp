@@ -34,6 +34,7 @@ beta1 = 0.9
 beta2 = 0.99
 grad_clip = 1.0
 grad_accum = 1
+max_nonfinite_steps = 0
 
 [run]
 steps = 1000
@@ -46,6 +47,13 @@ checkpoint_every = 500
 keep_checkpoints = 3
 threads = 0
 device = "auto"
+precision = "auto"
+
+[distributed]
+first_bucket_mb = 1.0
+bucket_mb = 25.0
+collective_timeout_s = 300.0
+stall_warning_s = 60.0
 )";
 
 const char* type_name(toml::node_type t) {
@@ -121,6 +129,7 @@ TrainConfig from_table(const toml::table& t, const std::string& origin) {
   c.optim.beta2 = get<double>(t, "optim.beta2");
   c.optim.grad_clip = get<double>(t, "optim.grad_clip");
   c.optim.grad_accum = get<int64_t>(t, "optim.grad_accum");
+  c.optim.max_nonfinite_steps = get<int64_t>(t, "optim.max_nonfinite_steps");
   c.run.steps = get<int64_t>(t, "run.steps");
   c.run.seed = static_cast<uint64_t>(get<int64_t>(t, "run.seed"));
   c.run.log_every = get<int64_t>(t, "run.log_every");
@@ -131,6 +140,11 @@ TrainConfig from_table(const toml::table& t, const std::string& origin) {
   c.run.keep_checkpoints = get<int64_t>(t, "run.keep_checkpoints");
   c.run.threads = get<int64_t>(t, "run.threads");
   c.run.device = get<std::string>(t, "run.device");
+  c.run.precision = get<std::string>(t, "run.precision");
+  c.distributed.first_bucket_mb = get<double>(t, "distributed.first_bucket_mb");
+  c.distributed.bucket_mb = get<double>(t, "distributed.bucket_mb");
+  c.distributed.collective_timeout_s = get<double>(t, "distributed.collective_timeout_s");
+  c.distributed.stall_warning_s = get<double>(t, "distributed.stall_warning_s");
 
   require(c.data.seq_len >= 2, origin, "data.seq_len must be at least 2");
   require(c.data.batch_size >= 1, origin, "data.batch_size must be at least 1");
@@ -145,6 +159,7 @@ TrainConfig from_table(const toml::table& t, const std::string& origin) {
   require(c.optim.warmup_steps >= 0, origin, "optim.warmup_steps must be >= 0");
   require(c.optim.grad_clip >= 0, origin, "optim.grad_clip must be >= 0");
   require(c.optim.grad_accum >= 1, origin, "optim.grad_accum must be at least 1");
+  require(c.optim.max_nonfinite_steps >= 0, origin, "optim.max_nonfinite_steps must be >= 0");
   require(c.run.steps >= 1, origin, "run.steps must be at least 1");
   require(c.run.log_every >= 1, origin, "run.log_every must be at least 1");
   require(c.run.eval_every >= 0 && c.run.sample_every >= 0 && c.run.checkpoint_every >= 0, origin,
@@ -153,6 +168,12 @@ TrainConfig from_table(const toml::table& t, const std::string& origin) {
   require(c.run.threads >= 0, origin, "run.threads must be >= 0");
   require(c.run.device == "auto" || c.run.device == "cpu" || c.run.device == "cuda", origin,
           "run.device is '" + c.run.device + "', expected auto, cpu or cuda");
+  require(c.run.precision == "auto" || c.run.precision == "fp32" || c.run.precision == "bf16", origin,
+          "run.precision is '" + c.run.precision + "', expected auto, fp32 or bf16");
+  require(c.distributed.first_bucket_mb > 0 && c.distributed.bucket_mb > 0, origin,
+          "distributed.first_bucket_mb and distributed.bucket_mb must be positive");
+  require(c.distributed.collective_timeout_s > 0 && c.distributed.stall_warning_s > 0, origin,
+          "distributed.collective_timeout_s and distributed.stall_warning_s must be positive");
   std::ostringstream text;
   text << t;
   c.toml = text.str() + "\n";

@@ -1,4 +1,4 @@
-// The training configuration: one struct per concern (data, model, optimizer, run), filled in
+// The training configuration: one struct per concern (data, model, optimizer, run, distributed), filled in
 // one place from built-in defaults, a TOML file, then `--set section.key=value` overrides.
 // Unknown keys and values of the wrong type are errors that name the key, so a typo never
 // trains silently with a default.
@@ -33,6 +33,7 @@ struct OptimConfig {
   double beta2 = 0.99;
   double grad_clip = 1.0;  // global gradient norm; 0 turns clipping off
   int64_t grad_accum = 1;  // micro-batches per step
+  int64_t max_nonfinite_steps = 0;  // steps with a NaN/inf loss skipped before the run fails
 };
 
 struct RunConfig {
@@ -46,6 +47,14 @@ struct RunConfig {
   int64_t keep_checkpoints = 3;
   int64_t threads = 0;  // 0: the cores available to the process
   std::string device = "auto";  // auto, cpu or cuda
+  std::string precision = "auto";  // auto (bf16 autocast on CUDA, fp32 on CPU), fp32 or bf16
+};
+
+struct DistributedConfig {
+  double first_bucket_mb = 1;  // gradient buckets, as PyTorch DDP's bucket_cap_mb
+  double bucket_mb = 25;
+  double collective_timeout_s = 300;  // a collective waiting longer ends the job
+  double stall_warning_s = 60;        // ... and one waiting this long names the ranks not arrived
 };
 
 struct TrainConfig {
@@ -53,6 +62,7 @@ struct TrainConfig {
   ModelConfig model;
   OptimConfig optim;
   RunConfig run;
+  DistributedConfig distributed;
   std::string toml;  // the effective configuration, as TOML
 };
 

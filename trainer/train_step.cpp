@@ -1,6 +1,7 @@
 // clear_gradients(), forward_backward(), clip_gradients().
 #include "trainer/train_step.h"
 
+#include <ATen/autocast_mode.h>
 #include <torch/nn/utils/clip_grad.h>
 
 #include <limits>
@@ -15,30 +16,30 @@ void clear_gradients(PoetModel& model) {
   }
 }
 
-double forward_backward(PoetModel& model, const Batch& batch, const torch::Device& device, double divisor) {
-  const torch::Tensor h = std::get<0>(model->hidden(batch.inputs.to(device)));  // (B, T, H)
-  const torch::Tensor loss = chunked_linear_cross_entropy(h.reshape({-1, h.size(-1)}), model->output_weight(),
-                                                          model->output_bias(), batch.targets.to(device).reshape({-1})) /
-                             divisor;
-  loss.backward();
+double forward_backward(PoetModel& model, const Batch& batch, const torch::Device& device, double divisor, bool bf16,
+                        ChromeTrace* trace) {
+  torch::Tensor loss;
+  {
+    TraceScope span(trace, "compute", "forward");
+    torch::Tensor h;
+    if (bf16) {
+      at::autocast::set_enabled(true);
+      at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+      h = std::get<0>(model->hidden(batch.inputs.to(device))).to(torch::kFloat32);
+      at::autocast::set_enabled(false);
+      at::autocast::clear_cache();
+    } else {
+      h = std::get<0>(model->hidden(batch.inputs.to(device)));  // (B, T, H)
+    }
+    loss = chunked_linear_cross_entropy(h.reshape({-1, h.size(-1)}), model->output_weight(), model->output_bias(),
+                                        batch.targets.to(device).reshape({-1})) /
+           divisor;
+  }
+  {
+    TraceScope span(trace, "compute", "backward");
+    loss.backward();
+  }
   return loss.item<double>();
-}
-
-void all_reduce_gradients(PoetModel& model, Communicator& comm) {
-  std::vector<torch::Tensor> grads;
-  for (auto& p : model->parameters()) {
-    // A rank with no rows in its first micro-batch has no gradient yet: it contributes zeros.
-    if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
-    grads.push_back(p.grad().reshape({-1}));
-  }
-  torch::Tensor flat = torch::cat(grads);
-  comm.all_reduce_sum(flat);
-  int64_t offset = 0;
-  for (auto& p : model->parameters()) {
-    const int64_t n = p.numel();
-    p.mutable_grad().copy_(flat.narrow(0, offset, n).view_as(p));
-    offset += n;
-  }
 }
 
 double clip_gradients(PoetModel& model, double max_norm) {

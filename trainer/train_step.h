@@ -4,7 +4,7 @@
 
 #include <torch/optim/optimizer.h>
 
-#include "collectives/communicator.h"
+#include "common/chrome_trace.h"
 #include "trainer/batch_stream.h"
 #include "trainer/poet_model.h"
 
@@ -16,12 +16,12 @@ void clear_gradients(PoetModel& model);
 
 // Forward and backward of one micro-batch; the summed token loss is divided by `divisor` (the
 // target count of the whole step) before backward, so gradients add up to the step's mean.
-// Returns the micro-batch's contribution to the step loss.
-double forward_backward(PoetModel& model, const Batch& batch, const torch::Device& device, double divisor);
-
-// Sums every gradient across ranks through one flat buffer. Each rank divided its loss by the
-// global batch's target count, so the sum is the global mean's gradient, whatever the world size.
-void all_reduce_gradients(PoetModel& model, Communicator& comm);
+// Returns the micro-batch's contribution to the step loss. Each rank divides by the global
+// batch's target count, so summing gradients over ranks gives the global mean's gradient,
+// whatever the world size. `bf16`: the LSTM runs under CUDA bf16 autocast, the loss in fp32.
+// `trace` (may be null) gets a forward and a backward span.
+double forward_backward(PoetModel& model, const Batch& batch, const torch::Device& device, double divisor,
+                        bool bf16 = false, ChromeTrace* trace = nullptr);
 
 // Clips by the global gradient norm (0: no clipping) and returns the norm before clipping.
 double clip_gradients(PoetModel& model, double max_norm);

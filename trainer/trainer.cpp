@@ -26,7 +26,9 @@
 #include "data/dataset_file.h"
 #include "data/prepare_report.h"
 #include "trainer/batch_stream.h"
+#include "common/chrome_trace.h"
 #include "trainer/checkpoint.h"
+#include "trainer/gradient_reducer.h"
 #include "trainer/poet_model.h"
 #include "trainer/sampler.h"
 #include "trainer/torch_threads.h"
@@ -45,6 +47,9 @@ const std::vector<std::string> kDebugDefaults = {
     "data.seq_len=32",      "data.batch_size=8", "model.embed=64",       "model.hidden=128",
     "model.layers=1",       "run.steps=100",     "run.eval_every=50",    "run.sample_every=50",
     "run.checkpoint_every=50"};
+
+// --trace records the first steps of the run: enough to see the pattern, and a small file.
+constexpr int64_t kTracedSteps = 20;
 
 double learning_rate(const OptimConfig& o, int64_t step, int64_t total_steps) {
   if (step < o.warmup_steps) return o.lr * static_cast<double>(step + 1) / static_cast<double>(o.warmup_steps);
@@ -149,7 +154,15 @@ TrainResult train(const TrainOptions& options, Communicator* comm, std::ostream&
 
   const bool cuda = config.run.device == "cuda" || (config.run.device == "auto" && torch::cuda::is_available());
   if (cuda && !torch::cuda::is_available()) throw Error("run.device is cuda, but LibTorch sees no CUDA device");
-  const torch::Device device = cuda ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
+  // Ranks on a node take its GPUs in turn: local rank r uses GPU r mod (GPUs visible).
+  const int gpu = cuda && comm != nullptr ? comm->local_rank() % static_cast<int>(torch::cuda::device_count()) : 0;
+  const torch::Device device = cuda ? torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(gpu))
+                                    : torch::Device(torch::kCPU);
+  const bool bf16 = cuda ? config.run.precision != "fp32" : config.run.precision == "bf16";
+  if (bf16 && !cuda) throw Error("run.precision bf16 needs a CUDA device (bf16 autocast runs on the GPU)");
+  if (comm != nullptr) {
+    comm->set_timeouts({config.distributed.stall_warning_s, config.distributed.collective_timeout_s});
+  }
   // Ranks that share a node and were not pinned by the launcher split its cores between them.
   int cores = available_cores();
   if (comm != nullptr && cores == static_cast<int>(std::thread::hardware_concurrency())) {
@@ -163,24 +176,26 @@ TrainResult train(const TrainOptions& options, Communicator* comm, std::ostream&
   const Vocabulary& vocab = dataset.vocab();
   const std::string script = dataset.attribute_json("options").value("script", "simplified");
   // Shard s belongs to rank s mod world: each rank reads only its own from the file.
-  const auto all_shards = [&](Split split) {
-    const int64_t count = static_cast<int64_t>(dataset.read_index(split).shard_offsets.size()) - 1;
+  const int64_t shard_counts[2] = {static_cast<int64_t>(dataset.read_index(Split::kTrain).shard_offsets.size()) - 1,
+                                   static_cast<int64_t>(dataset.read_index(Split::kVal).shard_offsets.size()) - 1};
+  const auto shards_of = [&](Split split, int owner) {
+    const int64_t count = shard_counts[split == Split::kTrain ? 0 : 1];
     if (count < world) {
       throw Error(config.data.path + ": " + std::to_string(count) + " shards for " + std::to_string(world) +
                   " ranks (run prepare with --shards of at least the number of ranks)");
     }
     std::vector<int64_t> shards;
-    for (int64_t s = rank; s < count; s += world) shards.push_back(s);
+    for (int64_t s = owner; s < count; s += world) shards.push_back(s);
     return shards;
   };
-  BatchStream train_data(dataset, Split::kTrain, all_shards(Split::kTrain), config.data.seq_len,
+  BatchStream train_data(dataset, Split::kTrain, shards_of(Split::kTrain, rank), config.data.seq_len,
                          config.data.batch_size, config.run.seed, /*shuffle=*/true);
   if (train_data.batches_per_epoch() == 0) {
     throw Error(config.data.path + ": the training split makes " + std::to_string(train_data.total_rows()) +
                 " rows of " + std::to_string(config.data.seq_len) + " characters, fewer than one batch of " +
                 std::to_string(config.data.batch_size) + " (lower data.batch_size or data.seq_len)");
   }
-  BatchStream val_data(dataset, Split::kVal, all_shards(Split::kVal), config.data.seq_len, config.data.batch_size,
+  BatchStream val_data(dataset, Split::kVal, shards_of(Split::kVal, rank), config.data.seq_len, config.data.batch_size,
                        config.run.seed, /*shuffle=*/false);
 
   // ---------------------------------------------------------------------------
@@ -209,6 +224,8 @@ TrainResult train(const TrainOptions& options, Communicator* comm, std::ostream&
     }
   }
   synchronise_weights();
+  std::unique_ptr<ChromeTrace> trace;
+  if (root && !options.trace_path.empty()) trace = std::make_unique<ChromeTrace>(options.trace_path, "poet_dist rank 0");
   torch::optim::AdamW optimizer(model->parameters(), torch::optim::AdamWOptions(config.optim.lr)
                                                          .betas({config.optim.beta1, config.optim.beta2})
                                                          .weight_decay(config.optim.weight_decay));
@@ -274,9 +291,39 @@ TrainResult train(const TrainOptions& options, Communicator* comm, std::ostream&
   int64_t parameters = 0;
   for (const auto& p : model->parameters()) parameters += p.numel();
   const int64_t tokens_per_step = config.data.batch_size * config.data.seq_len * config.optim.grad_accum;
+  // One summary for the job: where every rank runs, gathered to rank 0.
+  int nodes = 1;
+  std::string devices = cuda ? "cuda:" + std::to_string(gpu) : "cpu";
+  if (comm != nullptr) {
+    const auto local_ranks = comm->all_gather(comm->local_rank());
+    const auto gpus = comm->all_gather(cuda ? gpu : -1);
+    nodes = static_cast<int>(std::count(local_ranks.begin(), local_ranks.end(), 0));
+    devices.clear();
+    for (size_t r = 0; r < gpus.size(); ++r) {
+      devices += (r == 0 ? "" : " ") + (gpus[r] < 0 ? std::string("cpu") : "cuda:" + std::to_string(gpus[r]));
+    }
+  }
   out << "poet_dist train: " << (options.debug ? "debug mode, " : "") << world << (world == 1 ? " process" : " ranks")
-      << (comm != nullptr ? std::string(" (") + comm->backend() + ")" : std::string()) << ", "
-      << (cuda ? "CUDA" : "CPU") << ", " << threads << " threads each\n";
+      << (comm != nullptr ? std::string(" (") + comm->backend() + ")" : std::string()) << " on " << nodes
+      << (nodes == 1 ? " node" : " nodes") << ", " << (cuda ? "CUDA" : "CPU") << (bf16 ? " bf16 autocast" : "") << ", "
+      << threads << (threads == 1 ? " thread" : " threads") << " each\n";
+  out << "devices  " << devices << "\n";
+  // What each rank read from the dataset: its own shards only (ranks.json; a test checks it).
+  const int64_t tokens_read = train_data.tokens_read() + val_data.tokens_read();
+  const auto reads = comm != nullptr ? comm->all_gather(tokens_read) : std::vector<int64_t>{tokens_read};
+  if (root) {
+    nlohmann::json ranks = nlohmann::json::array();
+    for (int r = 0; r < world; ++r) {
+      ranks.push_back({{"rank", r},
+                       {"train_shards", shards_of(Split::kTrain, r)},
+                       {"val_shards", shards_of(Split::kVal, r)},
+                       {"tokens_read", reads[static_cast<size_t>(r)]}});
+    }
+    std::ofstream(run_dir / "ranks.json", std::ios::trunc) << nlohmann::json({{"world", world}, {"ranks", ranks}}).dump(1) << "\n";
+    out << "reads    each rank read its own shards: " << with_commas(reads[0]) << " tokens on rank 0"
+        << (world > 1 ? ", " + with_commas(*std::max_element(reads.begin(), reads.end())) + " at most" : std::string())
+        << " (ranks.json)\n";
+  }
   out << "data     " << config.data.path << ": " << with_commas(train_data.total_rows()) << " training rows of "
       << config.data.seq_len << " (" << train_data.batches_per_epoch() << " batches an epoch, 0% padding), "
       << with_commas(val_data.total_rows()) << " validation rows, vocabulary " << vocab.size() << "\n";
@@ -358,6 +405,16 @@ TrainResult train(const TrainOptions& options, Communicator* comm, std::ostream&
 
   // ---------------------------------------------------------------------------
   // The loop
+  std::unique_ptr<GradientReducer> reducer;
+  if (comm != nullptr) {
+    constexpr double kMiB = 1 << 20;
+    reducer = std::make_unique<GradientReducer>(
+        model->parameters(), *comm, static_cast<int64_t>(config.distributed.first_bucket_mb * kMiB),
+        static_cast<int64_t>(config.distributed.bucket_mb * kMiB), trace.get());
+    std::string sizes;
+    for (int64_t b : reducer->bucket_bytes()) sizes += (sizes.empty() ? "" : ", ") + with_commas(b);
+    out << "buckets  " << reducer->bucket_count() << " gradient buckets of " << sizes << " bytes\n" << std::flush;
+  }
   model->train();
   TrainResult result;
   result.step = step;
@@ -366,8 +423,10 @@ TrainResult train(const TrainOptions& options, Communicator* comm, std::ostream&
   auto interval_start = start;
   int64_t interval_tokens = 0;
   const int64_t first_step = step;
+  int64_t nonfinite_steps = 0;
   while (step < config.run.steps) {
     const auto step_start = Clock::now();
+    const bool trace_step = trace && step - first_step < kTracedSteps;
     const double lr = learning_rate(config.optim, step, config.run.steps);
     for (auto& group : optimizer.param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
     clear_gradients(model);
@@ -379,14 +438,16 @@ TrainResult train(const TrainOptions& options, Communicator* comm, std::ostream&
         ++epoch;
       }
       if (batch.inputs.size(0) == 0) continue;  // none of this global batch's rows are this rank's
+      if (reducer) reducer->prepare_backward(micro == config.optim.grad_accum - 1);
       loss_value += forward_backward(model, batch, device,
-                                     static_cast<double>(batch.global_targets * config.optim.grad_accum));
+                                     static_cast<double>(batch.global_targets * config.optim.grad_accum), bf16,
+                                     trace_step ? trace.get() : nullptr);
     }
     bool stop_requested = interrupted();
     double comm_seconds = 0;
     if (comm != nullptr) {
       const auto comm_start = Clock::now();
-      all_reduce_gradients(model, *comm);
+      reducer->finish();
       // The step's loss, and whether any rank was signalled: all ranks stop at the same step.
       torch::Tensor shared = torch::tensor({loss_value, stop_requested ? 1.0 : 0.0}, torch::kFloat64)
                                  .to(cuda ? device : torch::Device(torch::kCPU));
@@ -397,11 +458,19 @@ TrainResult train(const TrainOptions& options, Communicator* comm, std::ostream&
       comm_seconds = std::chrono::duration<double>(Clock::now() - comm_start).count();
     }
     const double grad_norm = clip_gradients(model, config.optim.grad_clip);
-    if (!std::isfinite(loss_value)) {
-      throw Error("the loss is " + std::to_string(loss_value) + " at step " + std::to_string(step + 1) +
-                  " (lower optim.lr or check the data)");
+    // Every rank sees the same summed loss, so all skip the same steps.
+    if (!std::isfinite(loss_value) || !std::isfinite(grad_norm)) {
+      if (++nonfinite_steps > config.optim.max_nonfinite_steps) {
+        throw Error("the loss is " + std::to_string(loss_value) + " at step " + std::to_string(step + 1) + " (" +
+                    std::to_string(nonfinite_steps) + " such steps; optim.max_nonfinite_steps allows " +
+                    std::to_string(config.optim.max_nonfinite_steps) + "; lower optim.lr or check the data)");
+      }
+      progress.message() << "warning: step " << step + 1 << " has a non-finite loss or gradient; skipped ("
+                         << nonfinite_steps << " of " << config.optim.max_nonfinite_steps << " allowed)\n";
+    } else {
+      TraceScope span(trace_step ? trace.get() : nullptr, "compute", "optimizer step");
+      optimizer.step();
     }
-    optimizer.step();
     ++step;
     tokens_seen += tokens_per_step;
     interval_tokens += tokens_per_step;
@@ -410,6 +479,10 @@ TrainResult train(const TrainOptions& options, Communicator* comm, std::ostream&
 
     const auto now = Clock::now();
     const double step_seconds = std::chrono::duration<double>(now - step_start).count();
+    if (trace_step) {
+      trace->span("steps", "step " + std::to_string(step), step_start, now,
+                  "{\"comm_wait_s\":" + std::to_string(comm_seconds) + "}");
+    }
     const double elapsed = elapsed_before + std::chrono::duration<double>(now - start).count();
     const bool log_now = step % config.run.log_every == 0 || step == config.run.steps;
     const bool eval_now = step == config.run.steps || (config.run.eval_every > 0 && step % config.run.eval_every == 0);
@@ -465,6 +538,10 @@ TrainResult train(const TrainOptions& options, Communicator* comm, std::ostream&
       save_numbered(val_loss, elapsed);
     }
     if (stop_here || result.interrupted) break;
+  }
+  if (trace) {
+    trace->close();
+    out << "trace    " << options.trace_path << " (open in https://ui.perfetto.dev)\n";
   }
   progress.message() << "done     step " << result.step << ", loss " << result.last_loss << ", run directory "
                      << run_dir.string() << "\n";

@@ -22,6 +22,7 @@ struct TrainOptions {
   bool debug = false;                  // small sizes, anomaly detection, a line every step
   bool overfit_batch = false;          // train on the first batch only, until the loss is near zero
   int64_t stop_after_steps = 0;        // > 0: checkpoint and stop after this many steps of this run
+  std::string trace_path;              // a Chrome trace of rank 0's first steps, when set
 };
 
 struct TrainResult {
