@@ -5,6 +5,7 @@
 // step functions (trainer/train_step.h). bench/train_bench.sh runs it beside the same model in
 // PyTorch's Python API.
 #include <CLI/CLI.hpp>
+#include <torch/cuda.h>
 #include <torch/optim/adamw.h>
 
 #include <algorithm>
@@ -50,6 +51,10 @@ int main(int argc, char** argv) {
   int64_t seq_len = 125;
   int warmup = 2;
   int steps = 10;
+  std::string device_name = "cpu";
+  bool bf16 = false;
+  app.add_option("--device", device_name, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
+  app.add_flag("--bf16", bf16, "The LSTM under CUDA bf16 autocast, as poet_dist train does on a GPU");
   app.add_option("--data", data, "Dataset written by poet_dist prepare")->required();
   app.add_option("--batch", batch, "Rows a step")->capture_default_str();
   app.add_option("--seq-len", seq_len, "Characters a row")->capture_default_str();
@@ -71,26 +76,33 @@ int main(int argc, char** argv) {
     config.layers = 2;
     config.dropout = 0.0;
     poet::PoetModel model(static_cast<int64_t>(file.vocab().size()), config);
+    const torch::Device device(device_name == "cuda" ? torch::kCUDA : torch::kCPU);
+    const bool cuda = device.is_cuda();
+    if (cuda && !torch::cuda::is_available()) throw poet::Error("--device cuda: LibTorch sees no CUDA device");
+    model->to(device);
     torch::optim::AdamW optimizer(model->parameters(), torch::optim::AdamWOptions(1e-3));
     std::vector<double> seconds;
-    const torch::Device cpu(torch::kCPU);
     for (int s = 0; s < warmup + steps; ++s) {
       const poet::Batch b = stream.batch(0, s % stream.batches_per_epoch());
       const auto start = Clock::now();
       poet::clear_gradients(model);
-      poet::forward_backward(model, b, cpu, static_cast<double>(b.global_targets));
+      poet::forward_backward(model, b, device, static_cast<double>(b.global_targets), bf16);
       poet::clip_gradients(model, 1.0);
       optimizer.step();
+      if (cuda) torch::cuda::synchronize();
       if (s >= warmup) seconds.push_back(std::chrono::duration<double>(Clock::now() - start).count());
     }
     const double tokens_per_s = static_cast<double>(batch * seq_len) / median(seconds);
     // Training costs about three forward passes (forward, and backward for inputs and weights).
     const double gflops = 3.0 * 2.0 * model->forward_macs_per_token() * tokens_per_s / 1e9;
-    const double peak = matmul_gflops(1024, 10);
-    std::printf("poet_dist packed      %d threads  batch %lld x %lld  %.0f tokens/s (median of %d steps)\n", threads,
+    const std::string where = cuda ? std::string("cuda") + (bf16 ? " bf16" : " fp32") : std::to_string(threads) + " threads";
+    std::printf("poet_dist packed      %s  batch %lld x %lld  %.0f tokens/s (median of %d steps)\n", where.c_str(),
                 static_cast<long long>(batch), static_cast<long long>(seq_len), tokens_per_s, steps);
-    std::printf("poet_dist flops       %.1f GFLOP/s achieved; LibTorch 1024x1024 matmul %.1f GFLOP/s (%.0f%%)\n", gflops,
-                peak, 100.0 * gflops / peak);
+    if (!cuda) {
+      const double peak = matmul_gflops(1024, 10);
+      std::printf("poet_dist flops       %.1f GFLOP/s achieved; LibTorch 1024x1024 matmul %.1f GFLOP/s (%.0f%%)\n",
+                  gflops, peak, 100.0 * gflops / peak);
+    }
     std::printf("RESULT cpp_tokens_per_s=%.1f\n", tokens_per_s);
   } catch (const poet::Error& e) {
     std::fprintf(stderr, "train_bench: error: %s\n", e.what());

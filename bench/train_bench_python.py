@@ -59,21 +59,26 @@ def packed_batches(poem_list, batch, length, rng):
                            for r in range(batch)])
 
 
-def time_workload(model, batches, warmup, steps):
+def time_workload(model, batches, warmup, steps, device, bf16):
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     loss_fn = nn.CrossEntropyLoss(ignore_index=PAD)
     seconds, useful, positions = [], 0, 0
     for s, rows in enumerate(batches):
         if s == warmup + steps:
             break
-        x, y = rows[:, :-1], rows[:, 1:]
         start = time.perf_counter()
+        rows = rows.to(device)
+        x, y = rows[:, :-1], rows[:, 1:]
         optimizer.zero_grad()
-        logits = model(x)
-        loss = loss_fn(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=bf16):
+            logits = model(x)
+        loss = loss_fn(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1))
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
+        loss.item()
+        if device == "cuda":
+            torch.cuda.synchronize()
         if s >= warmup:
             seconds.append(time.perf_counter() - start)
             useful += int((y != PAD).sum())
@@ -88,15 +93,18 @@ def main():
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument("--bf16", action="store_true", help="the model under CUDA bf16 autocast")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(1)
     poem_list, vocab = poems(args.data)
     for name, make in (("padded", padded_batches), ("packed", packed_batches)):
-        model = Poet(vocab)
+        model = Poet(vocab).to(args.device)
         rate, pad_share = time_workload(model, make(poem_list, 128, 125, np.random.default_rng(1)),
-                                        args.warmup, args.steps)
-        print(f"python {name:13s} {args.threads} threads  batch 128 x 125  {rate:.0f} useful tokens/s "
+                                        args.warmup, args.steps, args.device, args.bf16)
+        where = ("cuda " + ("bf16" if args.bf16 else "fp32")) if args.device == "cuda" else f"{args.threads} threads"
+        print(f"python {name:13s} {where}  batch 128 x 125  {rate:.0f} useful tokens/s "
               f"({100 * pad_share:.0f}% of positions are padding)")
         print(f"RESULT python_{name}_tokens_per_s={rate:.1f}")
 

@@ -144,6 +144,7 @@ int run_train(TrainOptions o, const TrainFlags& flags) {
   if (!comm || comm->rank() == 0) std::cout << versions_line() << "\n";
   const TrainResult result = train(o, comm.get(), std::cout);
   if (result.interrupted) {
+    if (comm && comm->rank() != 0) return kExitInterrupted;  // rank 0 speaks for the job
     std::cerr << "poet_dist: interrupted at step " << result.step << "; checkpoint written, resume with --resume auto\n";
     return kExitInterrupted;
   }

@@ -3,12 +3,41 @@
 
 #include <ATen/autocast_mode.h>
 #include <torch/nn/utils/clip_grad.h>
+#include <torch/version.h>
 
 #include <limits>
 
 #include "trainer/chunked_cross_entropy.h"
 
 namespace poet {
+
+namespace {
+
+// CUDA autocast to bf16 for a scope. LibTorch 2.4 replaced the GPU-only calls of 1.13.
+class CudaBf16Autocast {
+ public:
+  CudaBf16Autocast() {
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+    at::autocast::set_autocast_enabled(at::kCUDA, true);
+    at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
+#else
+    at::autocast::set_enabled(true);
+    at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+#endif
+  }
+  ~CudaBf16Autocast() {
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+    at::autocast::set_autocast_enabled(at::kCUDA, false);
+#else
+    at::autocast::set_enabled(false);
+#endif
+    at::autocast::clear_cache();
+  }
+  CudaBf16Autocast(const CudaBf16Autocast&) = delete;
+  CudaBf16Autocast& operator=(const CudaBf16Autocast&) = delete;
+};
+
+}  // namespace
 
 void clear_gradients(PoetModel& model) {
   for (auto& p : model->parameters()) {
@@ -23,11 +52,8 @@ double forward_backward(PoetModel& model, const Batch& batch, const torch::Devic
     TraceScope span(trace, "compute", "forward");
     torch::Tensor h;
     if (bf16) {
-      at::autocast::set_enabled(true);
-      at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+      CudaBf16Autocast autocast;
       h = std::get<0>(model->hidden(batch.inputs.to(device))).to(torch::kFloat32);
-      at::autocast::set_enabled(false);
-      at::autocast::clear_cache();
     } else {
       h = std::get<0>(model->hidden(batch.inputs.to(device)));  // (B, T, H)
     }
