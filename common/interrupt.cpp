@@ -22,6 +22,8 @@ void install_interrupt_handlers() {
 
 bool interrupted() { return g_signal != 0; }
 
+int interrupt_signal() { return g_signal; }
+
 void throw_if_interrupted() {
   if (interrupted()) throw Interrupted();
 }

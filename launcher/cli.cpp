@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
@@ -14,6 +15,8 @@
 #include "data/inspect.h"
 #include "data/prepare.h"
 #include "launcher/build_info.h"
+#include "launcher/job_cli.h"
+#include "launcher/slurm_jobs.h"
 #include "trainer/sample_command.h"
 #include "trainer/trainer.h"
 
@@ -70,6 +73,7 @@ std::string rank_prefix() {
 // The train flags that are not TrainOptions: they choose the communicator or become overrides.
 struct TrainFlags {
   std::string backend = "auto";
+  std::string requeue_on;  // "", USR1 or USR2
   double collective_timeout = 0;  // 0: the config's
   double stall_warning = 0;
 };
@@ -94,6 +98,9 @@ void add_train(CLI::App& app, TrainOptions& o, TrainFlags& flags) {
   cmd->add_option("--stall-warning", flags.stall_warning,
                   "Seconds a collective waits before the ranks not arrived are named (default 60)")
       ->check(CLI::PositiveNumber);
+  cmd->add_option("--requeue-on", flags.requeue_on,
+                  "Under Slurm: stopped by this signal (or TERM), checkpoint and requeue the job (scontrol requeue)")
+      ->check(CLI::IsMember({"USR1", "USR2"}));
   cmd->add_option("--trace", o.trace_path, "Write a Chrome trace (Perfetto) of rank 0's first 20 steps to this file");
 }
 
@@ -131,6 +138,7 @@ void check_slurm_world_size(int world) {
 }
 
 int run_train(TrainOptions o, const TrainFlags& flags) {
+  if (!flags.requeue_on.empty()) o.requeue_signal = flags.requeue_on == "USR1" ? SIGUSR1 : SIGUSR2;
   if (flags.collective_timeout > 0) {
     o.overrides.push_back("distributed.collective_timeout_s=" + std::to_string(flags.collective_timeout));
   }
@@ -146,6 +154,10 @@ int run_train(TrainOptions o, const TrainFlags& flags) {
   if (result.interrupted) {
     if (comm && comm->rank() != 0) return kExitInterrupted;  // rank 0 speaks for the job
     std::cerr << "poet_dist: interrupted at step " << result.step << "; checkpoint written, resume with --resume auto\n";
+    if (result.requeue && requeue_this_job(std::cerr)) {
+      std::cerr << "poet_dist: requeued job " << std::getenv("SLURM_JOB_ID") << "; it resumes from step "
+                << result.step << "\n";
+    }
     return kExitInterrupted;
   }
   if (o.overfit_batch && !(result.last_loss < kOverfitLoss)) {
@@ -186,6 +198,8 @@ int run_cli(int argc, char** argv) {
   SampleCommand sample_command;
   std::string sample_script;
   add_sample(app, sample_command, sample_script);
+  JobCommands job_commands;
+  add_job_commands(app, job_commands);
   std::string inspect_path;
   int inspect_poems = 3;
   auto* inspect = app.add_subcommand("inspect", "Print a dataset's report, verify it and decode a few poems");
@@ -216,6 +230,7 @@ int run_cli(int argc, char** argv) {
       run_sample(sample_command, std::cout);
       return 0;
     }
+    if (run_job_command(job_commands, std::cout)) return 0;
     if (inspect->parsed()) {
       inspect_dataset(inspect_path, inspect_poems, std::cout);
       return 0;
@@ -228,7 +243,7 @@ int run_cli(int argc, char** argv) {
     abort_other_ranks(kExitError);
     return kExitError;
   }
-  std::cerr << "poet_dist: a subcommand is required: version, prepare, inspect, train or sample (see --help)\n";
+  std::cerr << "poet_dist: a subcommand is required: version, prepare, inspect, train, sample, submit, jobs, cancel or logs (see --help)\n";
   return kExitUsage;
 }
 

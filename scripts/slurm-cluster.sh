@@ -78,20 +78,22 @@ KillWait=10
 AccountingStorageType=accounting_storage/none
 JobAcctGatherType=jobacct_gather/none
 JobCompType=jobcomp/none
+GresTypes=gpu
 NodeName=$host CPUs=$cpus RealMemory=$memory_mb State=UNKNOWN
 PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP OverSubscribe=NO
+# Two 8-GPU nodes for \`sbatch --test-only\` of multi-node GPU scripts: no slurmd of their own;
+# this machine's answers their pings, so they count as up. Only --test-only is sent to them.
+NodeName=gpu-[1-2] NodeAddr=127.0.0.1 CPUs=64 RealMemory=512000 Gres=gpu:8 State=UNKNOWN
+PartitionName=gpu Nodes=gpu-[1-2] MaxTime=INFINITE State=UP
 CONF
 export SLURM_CONF=$dir/slurm.conf
 slurmctld -f "$SLURM_CONF"
 slurmd -f "$SLURM_CONF"
-for _ in $(seq 100); do
-  state=$(sinfo -h -n "$host" -o %T 2>/dev/null || true)
-  case "$state" in idle|mixed|allocated) break ;; esac
-  sleep 0.2
-done
-if ! sinfo -h -n "$host" -o %T 2>/dev/null | grep -Eq 'idle|mixed|allocated'; then
+up() { [ "$(sinfo -h -N -o %T 2>/dev/null | grep -Ec '^(idle|mixed|allocated)$')" -eq 3 ]; }
+for _ in $(seq 300); do up && break; sleep 0.2; done
+if ! up; then
   echo "slurm-cluster: the node did not come up; logs in $dir/log" >&2
-  tail -5 "$dir/log/slurmctld.log" "$dir/log/slurmd.log" >&2 || true
+  tail -n 5 "$dir/log/slurmctld.log" "$dir/log/slurmd.log" >&2 || true
   stop
   exit 1
 fi

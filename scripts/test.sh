@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test suite, as CI runs it on a clean clone: installs what is missing, gets the corpus
-# for the tests that need it, builds everything and runs ctest.
+# for the tests that need it, builds everything, starts a one-node Slurm (munged, slurmctld,
+# slurmd) for the scheduler tests, runs ctest, and stops those daemons by pid.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -13,4 +14,9 @@ fi
 build_dir=${POET_BUILD_DIR:-build}
 cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build_dir"
+# A one-node Slurm for the scheduler tests; the trap stops exactly the daemons it started.
+slurm_dir=$(mktemp -d /tmp/poet-slurm.XXXXXX)
+trap 'scripts/slurm-cluster.sh stop "$slurm_dir"; rm -rf "$slurm_dir"' EXIT
+eval "$(scripts/slurm-cluster.sh start "$slurm_dir")"
+export POET_REQUIRE_SLURM=1
 ctest --test-dir "$build_dir" --output-on-failure -j "$(nproc)"

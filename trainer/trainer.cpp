@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -444,17 +445,22 @@ TrainResult train(const TrainOptions& options, Communicator* comm, std::ostream&
                                      trace_step ? trace.get() : nullptr);
     }
     bool stop_requested = interrupted();
+    // Preemption: the configured signal, or TERM, asks for a requeue after the checkpoint.
+    bool requeue_requested = options.requeue_signal != 0 && (interrupt_signal() == options.requeue_signal ||
+                                                             interrupt_signal() == SIGTERM);
     double comm_seconds = 0;
     if (comm != nullptr) {
       const auto comm_start = Clock::now();
       reducer->finish();
       // The step's loss, and whether any rank was signalled: all ranks stop at the same step.
-      torch::Tensor shared = torch::tensor({loss_value, stop_requested ? 1.0 : 0.0}, torch::kFloat64)
-                                 .to(cuda ? device : torch::Device(torch::kCPU));
+      torch::Tensor shared =
+          torch::tensor({loss_value, stop_requested ? 1.0 : 0.0, requeue_requested ? 1.0 : 0.0}, torch::kFloat64)
+              .to(cuda ? device : torch::Device(torch::kCPU));
       comm->all_reduce_sum(shared);
       shared = shared.cpu();
       loss_value = shared[0].item<double>();
       stop_requested = shared[1].item<double>() > 0;
+      requeue_requested = shared[2].item<double>() > 0;
       comm_seconds = std::chrono::duration<double>(Clock::now() - comm_start).count();
     }
     const double grad_norm = clip_gradients(model, config.optim.grad_clip);
@@ -533,6 +539,7 @@ TrainResult train(const TrainOptions& options, Communicator* comm, std::ostream&
     }
     const bool stop_here = options.stop_after_steps > 0 && step - first_step >= options.stop_after_steps;
     result.interrupted = stop_requested;
+    result.requeue = stop_requested && requeue_requested;
     if (root && (step == config.run.steps || stop_here || result.interrupted ||
                  (config.run.checkpoint_every > 0 && step % config.run.checkpoint_every == 0))) {
       save_numbered(val_loss, elapsed);

@@ -23,13 +23,15 @@ struct TrainOptions {
   bool overfit_batch = false;          // train on the first batch only, until the loss is near zero
   int64_t stop_after_steps = 0;        // > 0: checkpoint and stop after this many steps of this run
   std::string trace_path;              // a Chrome trace of rank 0's first steps, when set
+  int requeue_signal = 0;              // a stop by this signal or SIGTERM asks for a requeue (0: never)
 };
 
 struct TrainResult {
   int64_t step = 0;             // steps completed
   double last_loss = 0;
   double last_val_loss = 0;     // NaN if never measured
-  bool interrupted = false;     // stopped by SIGINT/SIGTERM after writing a checkpoint
+  bool interrupted = false;     // stopped by a signal after writing a checkpoint
+  bool requeue = false;         // ... and the signal asked for the job to be requeued
 };
 
 // The loss at which --overfit-batch declares success.

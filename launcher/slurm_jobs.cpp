@@ -1,0 +1,289 @@
+// submit_job(), list_jobs(), cancel_job(), show_logs() and requeue_this_job().
+#include "launcher/slurm_jobs.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <map>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/error.h"
+#include "common/subprocess.h"
+#include "common/temp_file.h"
+#include "git_commit.h"
+
+namespace poet {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kCommentPrefix = "poet_dist:";
+
+// Slurm's command, or an error that says what to do without it.
+std::string slurm_command(const std::string& name) {
+  if (find_on_path(name).empty()) {
+    throw Error("Slurm's " + name +
+                " is not on PATH, so there is no Slurm to talk to: `poet_dist submit --dry-run` writes the batch "
+                "script without submitting it, and `mpirun -np N poet_dist train ...` runs the same training "
+                "without Slurm");
+  }
+  return name;
+}
+
+ProcessResult run_slurm(std::vector<std::string> argv) {
+  argv[0] = slurm_command(argv[0]);
+  return run_process(argv);
+}
+
+void write_file_atomically(const fs::path& path, const std::string& text) {
+  TempFile file(path.string());
+  {
+    std::ofstream out(file.path(), std::ios::trunc | std::ios::binary);
+    out << text;
+    if (!out.flush()) throw Error(path.string() + ": cannot write");
+  }
+  file.commit();
+}
+
+std::string trim(std::string s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
+  size_t start = 0;
+  while (start < s.size() && std::isspace(static_cast<unsigned char>(s[start]))) ++start;
+  return s.substr(start);
+}
+
+void require_job_id(const std::string& id) {
+  if (id.empty() || id.find_first_not_of("0123456789_") != std::string::npos) {
+    throw Error("job id '" + id + "' is not a Slurm job id (digits)");
+  }
+}
+
+struct JobRow {
+  std::string id;
+  std::string name;
+  std::string state = "?";
+  std::string elapsed = "-";
+  std::string nodes = "-";
+  std::string run_dir;
+  std::string log;
+};
+
+// job.json of every run directory under `run_root`, by job id.
+std::map<std::string, JobRow> recorded_jobs(const std::string& run_root) {
+  std::map<std::string, JobRow> jobs;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(run_root, ec)) {
+    const fs::path record = entry.path() / "job.json";
+    if (!fs::exists(record)) continue;
+    const auto j = nlohmann::json::parse(std::ifstream(record), nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded() || !j.contains("job_id")) continue;
+    JobRow row;
+    row.id = j.value("job_id", "");
+    row.name = j.value("name", "");
+    row.run_dir = j.value("run_dir", entry.path().string());
+    row.log = row.run_dir + "/slurm-" + row.id + ".out";
+    jobs[row.id] = row;
+  }
+  return jobs;
+}
+
+// `scontrol show job -o ID` as key=value pairs (empty once slurmctld has forgotten the job).
+std::map<std::string, std::string> scontrol_job(const std::string& id) {
+  std::map<std::string, std::string> fields;
+  const ProcessResult r = run_slurm({"scontrol", "show", "job", "-o", id});
+  if (r.exit_code != 0) return fields;
+  std::istringstream words(r.out);
+  for (std::string word; words >> word;) {
+    const size_t eq = word.find('=');
+    if (eq != std::string::npos) fields[word.substr(0, eq)] = word.substr(eq + 1);
+  }
+  return fields;
+}
+
+// The last metrics line of a run: "step", "loss".
+std::pair<std::string, std::string> latest_metrics(const std::string& run_dir) {
+  std::ifstream in(run_dir + "/metrics.jsonl");
+  std::string last;
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty()) last = line;
+  }
+  const auto j = nlohmann::json::parse(last, nullptr, false);
+  if (last.empty() || j.is_discarded()) return {"-", "-"};
+  std::ostringstream loss;
+  loss << std::fixed << std::setprecision(4) << j.value("loss", 0.0);
+  return {std::to_string(j.value("step", int64_t{0})), loss.str()};
+}
+
+}  // namespace
+
+void submit_job(SubmitOptions options, std::ostream& out) {
+  JobRequest& job = options.job;
+  if (!fs::is_regular_file(job.config)) throw Error("--config " + job.config + ": no such file");
+  job.config = fs::canonical(job.config).string();
+  if (!job.data.empty()) {
+    if (!fs::is_regular_file(job.data)) throw Error("--data " + job.data + ": no such file");
+    job.data = fs::canonical(job.data).string();
+  }
+  if (job.name.empty()) job.name = fs::path(job.config).stem().string();
+  job.run_dir = (fs::absolute(options.run_root) / safe_file_name(job.name)).lexically_normal().string();
+  job.binary = fs::read_symlink("/proc/self/exe").string();
+  job.commit = POET_GIT_COMMIT;
+  const std::string script = render_batch_script(job);
+  if (options.dry_run) {
+    out << script;
+    return;
+  }
+  slurm_command("sbatch");
+  fs::create_directories(job.run_dir);
+  const fs::path script_path = fs::path(job.run_dir) / "job.sbatch";
+  write_file_atomically(script_path, script);
+  // The name goes to sbatch as an argument: whatever it holds, no shell reads it.
+  const ProcessResult r = run_slurm({"sbatch", "--parsable", "--job-name=" + job.name,
+                                     std::string("--comment=") + kCommentPrefix + job.run_dir, script_path.string()});
+  if (r.exit_code != 0) throw Error("sbatch refused the job: " + trim(r.err.empty() ? r.out : r.err));
+  std::string id = trim(r.out);
+  id = id.substr(0, id.find(';'));  // "ID;cluster" on multi-cluster set-ups
+  require_job_id(id);
+  char submitted[32];
+  const std::time_t now = std::time(nullptr);
+  std::strftime(submitted, sizeof(submitted), "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+  const nlohmann::json record = {{"job_id", id},          {"name", job.name},      {"config", job.config},
+                                 {"data", job.data},       {"overrides", job.overrides},
+                                 {"script", script_path.string()}, {"run_dir", job.run_dir},
+                                 {"log", job.run_dir + "/slurm-" + id + ".out"},
+                                 {"commit", job.commit},   {"submitted", submitted}};
+  write_file_atomically(fs::path(job.run_dir) / "job.json", record.dump(2) + "\n");
+  out << id << "\n";
+}
+
+void list_jobs(const std::string& run_root, std::ostream& out) {
+  std::map<std::string, JobRow> jobs = recorded_jobs(run_root);
+  // Live jobs, including poet_dist jobs submitted from other run roots (found by their comment).
+  const ProcessResult q = run_slurm({"squeue", "--me", "-h", "-o", "%i|%j|%T|%M|%D|%k"});
+  if (q.exit_code != 0) throw Error("squeue failed: " + trim(q.err));
+  std::istringstream lines(q.out);
+  for (std::string line; std::getline(lines, line);) {
+    std::vector<std::string> f;
+    std::istringstream cells(line);
+    for (std::string cell; std::getline(cells, cell, '|');) f.push_back(cell);
+    if (f.size() < 6) continue;
+    const bool ours = f[5].rfind(kCommentPrefix, 0) == 0;
+    if (!ours && jobs.count(f[0]) == 0) continue;
+    JobRow& row = jobs[f[0]];
+    row.id = f[0];
+    row.name = f[1];
+    row.state = f[2];
+    row.elapsed = f[3];
+    row.nodes = f[4];
+    if (ours) row.run_dir = f[5].substr(std::string(kCommentPrefix).size());
+  }
+  const bool have_sacct = !find_on_path("sacct").empty();
+  for (auto& [id, row] : jobs) {
+    if (row.state != "?") continue;
+    // Ended: slurmctld remembers it for a while (MinJobAge), accounting for longer.
+    const auto fields = scontrol_job(id);
+    if (!fields.empty()) {
+      row.state = fields.count("JobState") ? fields.at("JobState") : "?";
+      row.elapsed = fields.count("RunTime") ? fields.at("RunTime") : "-";
+      row.nodes = fields.count("NumNodes") ? fields.at("NumNodes") : "-";
+    } else if (have_sacct) {
+      const ProcessResult s = run_process({"sacct", "-n", "-P", "-X", "-j", id, "-o", "State,Elapsed,NNodes"});
+      std::istringstream cells(trim(s.out));
+      std::vector<std::string> f;
+      for (std::string cell; std::getline(cells, cell, '|');) f.push_back(cell);
+      if (s.exit_code == 0 && f.size() == 3) {
+        row.state = f[0];
+        row.elapsed = f[1];
+        row.nodes = f[2];
+      }
+    }
+  }
+  out << std::left << std::setw(9) << "JOBID" << std::setw(18) << "NAME" << std::setw(12) << "STATE" << std::setw(12)
+      << "ELAPSED" << std::setw(6) << "NODES" << std::setw(9) << "STEP" << std::setw(9) << "LOSS"
+      << "RUN_DIR\n";
+  for (auto it = jobs.rbegin(); it != jobs.rend(); ++it) {
+    const JobRow& row = it->second;
+    const auto [step, loss] = latest_metrics(row.run_dir);
+    std::string name = row.name.size() > 16 ? row.name.substr(0, 15) + "~" : row.name;
+    out << std::left << std::setw(9) << row.id << std::setw(18) << name << std::setw(12) << row.state << std::setw(12)
+        << row.elapsed << std::setw(6) << row.nodes << std::setw(9) << step << std::setw(9) << loss << row.run_dir
+        << "\n";
+  }
+  if (jobs.empty()) out << "(no poet_dist jobs under " << run_root << " or in squeue)\n";
+}
+
+void cancel_job(const std::string& job_id, std::ostream& out) {
+  require_job_id(job_id);
+  // The ranks take scancel's TERM as preemption and would requeue the job: forbid that first.
+  const ProcessResult no_requeue = run_slurm({"scontrol", "update", "JobId=" + job_id, "Requeue=0"});
+  if (no_requeue.exit_code != 0) {
+    throw Error("scontrol update JobId=" + job_id + " Requeue=0 failed: " + trim(no_requeue.err));
+  }
+  const ProcessResult r = run_slurm({"scancel", job_id});
+  if (r.exit_code != 0 || !trim(r.err).empty()) {
+    throw Error("scancel " + job_id + " failed: " + trim(r.err.empty() ? r.out : r.err));
+  }
+  out << "cancelled job " << job_id << "\n";
+}
+
+void show_logs(const std::string& job_id, const std::string& run_root, bool follow, std::ostream& out) {
+  require_job_id(job_id);
+  const auto jobs = recorded_jobs(run_root);
+  std::string log;
+  if (jobs.count(job_id) != 0) {
+    log = jobs.at(job_id).log;
+  } else {
+    const auto fields = scontrol_job(job_id);
+    if (fields.count("StdOut") != 0) log = fields.at("StdOut");
+  }
+  if (log.empty()) {
+    throw Error("no log found for job " + job_id + ": not under " + run_root + " and unknown to scontrol");
+  }
+  const auto running = [&] {
+    const ProcessResult q = run_slurm({"squeue", "-h", "-j", job_id, "-o", "%T"});
+    return q.exit_code == 0 && !trim(q.out).empty();
+  };
+  std::streamoff printed = 0;
+  bool ended = false;
+  for (;;) {
+    std::ifstream in(log, std::ios::binary);
+    if (!in && !follow) throw Error(log + ": no such log (has the job started?)");
+    if (in) {
+      in.seekg(printed);
+      std::ostringstream fresh;
+      fresh << in.rdbuf();
+      printed += static_cast<std::streamoff>(fresh.str().size());
+      out << fresh.str() << std::flush;
+    }
+    if (!follow || ended) break;
+    ended = !running();  // then one more read: what the job wrote as it ended
+    if (!ended) std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+}
+
+bool requeue_this_job(std::ostream& err) {
+  const char* id = std::getenv("SLURM_JOB_ID");
+  if (id == nullptr) return false;
+  if (find_on_path("scontrol").empty()) {
+    err << "poet_dist: warning: cannot requeue job " << id << ": scontrol is not on PATH\n";
+    return false;
+  }
+  const ProcessResult r = run_process({"scontrol", "requeue", id});
+  if (r.exit_code != 0) {
+    err << "poet_dist: warning: scontrol requeue " << id << " failed: " << trim(r.err) << "\n";
+    return false;
+  }
+  return true;
+}
+
+}  // namespace poet
