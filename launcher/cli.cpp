@@ -17,6 +17,8 @@
 #include "launcher/build_info.h"
 #include "launcher/job_cli.h"
 #include "launcher/slurm_jobs.h"
+#include "trainer/evaluate.h"
+#include "trainer/report.h"
 #include "trainer/sample_command.h"
 #include "trainer/trainer.h"
 
@@ -115,6 +117,12 @@ void add_sample(CLI::App& app, SampleCommand& c, std::string& script) {
   cmd->add_option("--top-k", c.top_k, "Keep the k most likely characters (0: all)")->capture_default_str();
   cmd->add_option("--top-p", c.top_p, "Keep the most likely characters up to this mass")->capture_default_str();
   cmd->add_option("--seed", c.seed, "Same seed, same poem")->capture_default_str();
+  cmd->add_option("--tones", c.tones, "Regulated verse: strict (only fitting tones), soft (weighted) or off")
+      ->check(CLI::IsMember({"strict", "soft", "off"}))
+      ->capture_default_str();
+  cmd->add_flag("--no-copy-check{false}", c.avoid_copies, "Keep lines found verbatim in the training set");
+  cmd->add_flag("--show-tones", c.show_tones, "Print each line's tones (平 仄, 中 for both) beside it");
+  cmd->add_option("--data", c.data, "Dataset for tones, rhymes and the copy check (default: the checkpoint's)");
   cmd->add_option("--num", c.num, "Poems to write (seeds seed, seed+1, ...)")->capture_default_str();
   cmd->add_option("--script", script, "Output script (default: the model's); input may be in either")
       ->check(CLI::IsMember({"traditional", "simplified"}));
@@ -200,6 +208,20 @@ int run_cli(int argc, char** argv) {
   add_sample(app, sample_command, sample_script);
   JobCommands job_commands;
   add_job_commands(app, job_commands);
+  EvaluateOptions evaluate_options;
+  auto* evaluate = app.add_subcommand("evaluate", "Score a checkpoint's poems: form, tones, rhyme, copying, perplexity");
+  evaluate->add_option("--checkpoint", evaluate_options.checkpoint, "Checkpoint file")->required();
+  evaluate->add_option("--data", evaluate_options.data, "Dataset (default: the one the checkpoint was trained on)");
+  evaluate->add_option("--num", evaluate_options.num, "Poems a form and tone mode (seeds 1..N)")->capture_default_str();
+  evaluate->add_option("--json", evaluate_options.json_path, "JSON output (default: RUN_DIR/evaluation.json)");
+  evaluate->add_option("--tones", evaluate_options.tones, "Tone modes to sample with")
+      ->check(CLI::IsMember({"strict", "soft", "off"}))
+      ->capture_default_str();
+  ReportOptions report_options;
+  auto* report = app.add_subcommand("report", "Write RUN_DIR/report.html: loss curves, evaluation, poems");
+  report->add_option("run_dir", report_options.run_dir, "Run directory of poet_dist train")->required();
+  report->add_option("--output", report_options.output, "HTML file (default: RUN_DIR/report.html)");
+  report->add_option("--data", report_options.data, "Dataset for the poems' tones (default: the checkpoint's)");
   std::string inspect_path;
   int inspect_poems = 3;
   auto* inspect = app.add_subcommand("inspect", "Print a dataset's report, verify it and decode a few poems");
@@ -231,6 +253,14 @@ int run_cli(int argc, char** argv) {
       return 0;
     }
     if (run_job_command(job_commands, std::cout)) return 0;
+    if (evaluate->parsed()) {
+      run_evaluate(evaluate_options, std::cout);
+      return 0;
+    }
+    if (report->parsed()) {
+      write_report(report_options, std::cout);
+      return 0;
+    }
     if (inspect->parsed()) {
       inspect_dataset(inspect_path, inspect_poems, std::cout);
       return 0;
@@ -243,7 +273,7 @@ int run_cli(int argc, char** argv) {
     abort_other_ranks(kExitError);
     return kExitError;
   }
-  std::cerr << "poet_dist: a subcommand is required: version, prepare, inspect, train, sample, submit, jobs, cancel or logs (see --help)\n";
+  std::cerr << "poet_dist: a subcommand is required: version, prepare, inspect, train, sample, evaluate, report, submit, jobs, cancel or logs (see --help)\n";
   return kExitUsage;
 }
 

@@ -19,6 +19,7 @@ packages=(
   libgtest-dev libgmock-dev
   slurm-wlm munge         # the scheduler tests start a one-node Slurm
   python3-torch python3-h5py  # bench/train_bench.sh: the same model in PyTorch's Python API
+  chromium fonts-noto-cjk     # the report page's test opens it in headless Chromium
 )
 
 # npm fetches the corpus when no local copy exists. A machine may already have Node.js from

@@ -150,6 +150,14 @@ TEST(ChunkedCrossEntropy, MatchesLinearThenCrossEntropy) {
   }
 }
 
+// Shapes only: no tone patterns, no copy check (these need a dataset's rules; verse_test.cpp).
+SampleOptions plain_options() {
+  SampleOptions o;
+  o.tones = ToneMode::kOff;
+  o.avoid_copies = false;
+  return o;
+}
+
 class Sampling : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -177,7 +185,7 @@ TEST_F(Sampling, RegularFormsAlwaysHaveTheirShape) {
   for (const Expect e : {Expect{PoemForm::kWujue, 4, 5}, Expect{PoemForm::kQijue, 4, 7}, Expect{PoemForm::kWulv, 8, 5},
                          Expect{PoemForm::kQilv, 8, 7}}) {
     for (uint64_t seed = 1; seed <= 5; ++seed) {
-      SampleOptions o;
+      SampleOptions o = plain_options();
       o.form = e.form;
       o.seed = seed;
       o.temperature = 2.0;  // a flat distribution: every token is likely, the constraints must hold
@@ -198,7 +206,7 @@ TEST_F(Sampling, RegularFormsAlwaysHaveTheirShape) {
 }
 
 TEST_F(Sampling, AcrosticPromptAndSeeds) {
-  SampleOptions o;
+  SampleOptions o = plain_options();
   o.form = PoemForm::kWujue;
   o.acrostic = U"春夏秋冬";
   const SampledPoem a = sample_poem(model_, vocab_, o);
@@ -208,12 +216,12 @@ TEST_F(Sampling, AcrosticPromptAndSeeds) {
   o.seed = 2;
   EXPECT_NE(sample_poem(model_, vocab_, o).text, a.text);
 
-  SampleOptions p;
+  SampleOptions p = plain_options();
   p.form = PoemForm::kQijue;
   p.prompt = U"春風，秋月";  // punctuation in a regular form's prompt is ignored
   EXPECT_EQ(sample_poem(model_, vocab_, p).text.substr(0, 4), U"春風秋月");
 
-  SampleOptions free_verse;
+  SampleOptions free_verse = plain_options();
   free_verse.acrostic = U"山水";
   free_verse.top_p = 1.0;
   const SampledPoem f = sample_poem(model_, vocab_, free_verse);
@@ -223,7 +231,7 @@ TEST_F(Sampling, AcrosticPromptAndSeeds) {
 }
 
 TEST_F(Sampling, RefusesCharactersOutsideTheVocabulary) {
-  SampleOptions o;
+  SampleOptions o = plain_options();
   o.form = PoemForm::kWujue;
   o.acrostic = U"春龍";
   try {
@@ -236,7 +244,7 @@ TEST_F(Sampling, RefusesCharactersOutsideTheVocabulary) {
   }
   o.acrostic = U"春夏秋冬山";  // five lines for a four-line form
   EXPECT_THROW(sample_poem(model_, vocab_, o), Error);
-  SampleOptions p;
+  SampleOptions p = plain_options();
   p.prompt = U"龍";
   EXPECT_THROW(sample_poem(model_, vocab_, p), Error);
 }

@@ -7,6 +7,8 @@
 #include <string>
 
 #include "data/script_converter.h"
+#include "data/verse_rules.h"
+#include "data/vocabulary.h"
 
 namespace poet {
 
@@ -22,7 +24,18 @@ struct SampleCommand {
   int64_t num = 1;
   std::optional<Script> script;  // output script; default: the model's
   bool json = false;
+  std::string tones = "soft";    // strict, soft or off (regulated verse)
+  bool avoid_copies = true;      // resample lines found verbatim in the training set
+  bool show_tones = false;       // print each line's tones (平 仄 中) beside it
+  std::string data;              // the dataset for tones and lines; default: the checkpoint's data.path
 };
+
+// The dataset a command names, or else the one the checkpoint was trained on, with its verse
+// rules; throws poet::Error naming both when neither can be read or the vocabulary differs.
+VerseRules load_rules_for(const std::string& data, const std::string& checkpoint_data, const std::string& checkpoint,
+                          uint64_t vocab_checksum);
+// A line's tones as 平 仄 中 (both) ？ (unknown).
+std::string tone_marks(const std::u32string& line, const Vocabulary& vocab, const VerseRules& rules);
 
 void run_sample(const SampleCommand& command, std::ostream& out);
 

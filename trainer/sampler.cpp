@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <random>
 
 #include "common/error.h"
@@ -87,6 +88,19 @@ class Decoder {
     return chosen;
   }
 
+  // The decoder's state between two tokens, to sample a line again from its start.
+  struct Snapshot {
+    LstmState state;
+    bool has_state;
+    torch::Tensor logits;
+  };
+  Snapshot snapshot() const { return {state_, has_state_, logits_}; }
+  void restore(const Snapshot& s) {
+    state_ = s.state;
+    has_state_ = s.has_state;
+    logits_ = s.logits;
+  }
+
   const torch::Tensor& verse_mask() const { return verse_mask_; }
   const torch::Tensor& free_mask() const { return free_mask_; }
   const torch::Tensor& free_mask_without_end() const { return free_mask_without_end_; }
@@ -129,7 +143,68 @@ std::vector<std::u32string> split_lines(const std::u32string& text) {
   return lines;
 }
 
+constexpr int kCopyRetries = 20;
+// Soft tones divide the probability of a character that does not fit by 10. Strict ones make
+// it vanish (exp underflows to 0) yet stay finite: should nothing fit, the choice falls back to
+// the model's own preference instead of a division by zero.
+const double kSoftPenalty = std::log(0.1);
+constexpr double kStrictPenalty = -1e9;
+constexpr double kRepeatPenalty = -1e6;
+
+// Masks for tone patterns and rhymes over the vocabulary: 0 where allowed, a penalty elsewhere.
+class VerseMasks {
+ public:
+  VerseMasks(const VerseRules& rules, size_t vocab_size, ToneMode mode)
+      : penalty_(mode == ToneMode::kStrict ? kStrictPenalty : kSoftPenalty) {
+    std::vector<float> level(vocab_size, 0), oblique(vocab_size, 0), group(vocab_size, -1);
+    for (size_t id = 0; id < vocab_size && id < rules.tone.size(); ++id) {
+      level[id] = tone_fits(rules.tone[id], 'P') && rules.tone[id] != CharTone::kUnknown ? 0.f : 1.f;
+      oblique[id] = tone_fits(rules.tone[id], 'Z') && rules.tone[id] != CharTone::kUnknown ? 0.f : 1.f;
+      group[id] = static_cast<float>(rules.rhyme_group[id]);
+    }
+    level_misfit_ = torch::tensor(level);
+    oblique_misfit_ = torch::tensor(oblique);
+    group_ = torch::tensor(group);
+  }
+
+  torch::Tensor tone(char mark) const {
+    if (mark == '*') return torch::zeros_like(group_);
+    return (mark == 'P' ? level_misfit_ : oblique_misfit_) * penalty_;
+  }
+  // A rhyme: level tone, in `group` (any group while it is -1), not one of `used`.
+  torch::Tensor rhyme(int32_t group, const std::vector<int32_t>& used) const {
+    torch::Tensor in_group = group < 0 ? group_ >= 0 : group_ == static_cast<float>(group);
+    torch::Tensor mask = torch::where(in_group, torch::zeros_like(group_), torch::full_like(group_, penalty_)) +
+                         tone('P');
+    // A rhyme character is not repeated, unless the group has no other left: then repeating it
+    // beats leaving the group.
+    for (int32_t id : used) mask[id] = std::min(mask[id].item<double>(), 0.0) + kRepeatPenalty;
+    return mask;
+  }
+
+ private:
+  double penalty_;
+  torch::Tensor level_misfit_;
+  torch::Tensor oblique_misfit_;
+  torch::Tensor group_;
+};
+
 }  // namespace
+
+ToneMode parse_tone_mode(const std::string& text, const std::string& field) {
+  if (text == "strict") return ToneMode::kStrict;
+  if (text == "soft") return ToneMode::kSoft;
+  if (text == "off") return ToneMode::kOff;
+  throw Error(field + ": '" + text + "' is not a tone mode, expected strict, soft or off");
+}
+
+const char* tone_mode_name(ToneMode mode) {
+  switch (mode) {
+    case ToneMode::kStrict: return "strict";
+    case ToneMode::kSoft: return "soft";
+    default: return "off";
+  }
+}
 
 PoemForm parse_form(const std::string& text, const std::string& field) {
   for (int f = 0; f < kNumForms; ++f) {
@@ -164,20 +239,65 @@ SampledPoem sample_poem(PoetModel& model, const Vocabulary& vocab, const SampleO
     if (prompt.size() > static_cast<size_t>(shape.lines * shape.chars)) {
       throw Error("prompt is longer than a whole " + std::string(form_label(options.form)));
     }
+    if ((options.tones != ToneMode::kOff || options.avoid_copies) && options.rules == nullptr) {
+      throw Error("tones and the copy check need the dataset's tone table and lines (give --data)");
+    }
+    std::unique_ptr<VerseMasks> masks;
+    TonePattern pattern;
+    if (options.tones != ToneMode::kOff) {
+      masks = std::make_unique<VerseMasks>(*options.rules, vocab.size(), options.tones);
+      const auto patterns = regulated_patterns(options.form);
+      pattern = patterns[std::mt19937_64(options.seed ^ 0x9e3779b97f4a7c15ULL)() % patterns.size()];
+      poem.pattern_name = pattern.name();
+      poem.pattern = pattern.lines;
+    }
+    int32_t rhyme_group = -1;
+    std::vector<int32_t> rhymes_used;
     for (int line = 0; line < shape.lines; ++line) {
-      for (int pos = 0; pos < shape.chars; ++pos) {
-        int32_t id;
-        if (pos == 0 && static_cast<size_t>(line) < options.acrostic.size()) {
-          id = known_id(vocab, options.acrostic[static_cast<size_t>(line)], "acrostic");
-          decoder.feed(id);
-        } else if (forced < prompt.size()) {
-          id = known_id(vocab, prompt[forced++], "prompt");
-          decoder.feed(id);
-        } else {
-          id = decoder.sample(decoder.verse_mask());
+      const Decoder::Snapshot line_start = decoder.snapshot();
+      const size_t forced_at_start = forced;
+      const int32_t group_at_start = rhyme_group;
+      const size_t rhymes_at_start = rhymes_used.size();
+      std::u32string text;
+      for (int attempt = 0;; ++attempt) {
+        bool sampled = false;
+        for (int pos = 0; pos < shape.chars; ++pos) {
+          int32_t id;
+          if (pos == 0 && static_cast<size_t>(line) < options.acrostic.size()) {
+            id = known_id(vocab, options.acrostic[static_cast<size_t>(line)], "acrostic");
+            decoder.feed(id);
+          } else if (forced < prompt.size()) {
+            id = known_id(vocab, prompt[forced++], "prompt");
+            decoder.feed(id);
+          } else {
+            torch::Tensor mask = decoder.verse_mask();
+            if (masks) {
+              const bool rhyme = pos == shape.chars - 1 && pattern.rhymes(static_cast<size_t>(line));
+              mask = mask + (rhyme ? masks->rhyme(rhyme_group, rhymes_used)
+                                   : masks->tone(pattern.lines[static_cast<size_t>(line)][static_cast<size_t>(pos)]));
+            }
+            id = decoder.sample(mask);
+            sampled = true;
+          }
+          if (masks && pos == shape.chars - 1 && pattern.rhymes(static_cast<size_t>(line))) {
+            if (rhyme_group < 0) rhyme_group = options.rules->rhyme_group[static_cast<size_t>(id)];
+            rhymes_used.push_back(id);
+          }
+          text.push_back(vocab.character(id));
         }
-        poem.text.push_back(vocab.character(id));
+        if (!options.avoid_copies || !sampled || options.rules->training_lines.count(text) == 0) break;
+        if (attempt == kCopyRetries) {
+          ++poem.lines_copied;
+          break;
+        }
+        ++poem.lines_resampled;
+        decoder.restore(line_start);
+        forced = forced_at_start;
+        rhyme_group = group_at_start;
+        rhymes_used.resize(rhymes_at_start);
+        text.clear();
       }
+      poem.text += text;
       const char32_t mark = line % 2 == 0 ? U'，' : U'。';
       decoder.feed(known_id(vocab, mark, "line-end"));
       poem.text.push_back(mark);

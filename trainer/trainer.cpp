@@ -26,6 +26,7 @@
 #include "common/utf8.h"
 #include "data/dataset_file.h"
 #include "data/prepare_report.h"
+#include "data/verse_rules.h"
 #include "trainer/batch_stream.h"
 #include "common/chrome_trace.h"
 #include "trainer/checkpoint.h"
@@ -336,23 +337,10 @@ TrainResult train(const TrainOptions& options, Communicator* comm, std::ostream&
   // ---------------------------------------------------------------------------
   // Evaluation and sampling
   const auto evaluate = [&]() {
-    torch::NoGradGuard no_grad;
-    model->eval();
     const int64_t rows = config.run.eval_batches > 0
                              ? std::min(val_data.total_rows(), config.run.eval_batches * config.data.batch_size)
                              : val_data.total_rows();
-    double loss_sum = 0;
-    int64_t targets = 0;
-    for (int64_t begin = 0; begin < rows; begin += config.data.batch_size) {
-      const Batch b = val_data.rows(0, begin, std::min(rows, begin + config.data.batch_size));
-      if (b.inputs.size(0) == 0) continue;
-      const auto logits = std::get<0>(model->forward(b.inputs.to(device)));
-      loss_sum += torch::nn::functional::cross_entropy(
-                      logits.reshape({-1, logits.size(-1)}), b.targets.to(device).reshape({-1}),
-                      torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
-                      .item<double>();
-      targets += b.targets.numel();
-    }
+    auto [loss_sum, targets] = summed_loss(model, val_data, rows, config.data.batch_size, device);
     model->train();
     // Each rank measured its own shards' rows; the loss is the mean over all of them.
     if (comm != nullptr) {
@@ -366,9 +354,13 @@ TrainResult train(const TrainOptions& options, Communicator* comm, std::ostream&
     return targets > 0 ? loss_sum / static_cast<double>(targets) : std::numeric_limits<double>::quiet_NaN();
   };
   ProgressLine progress(out);
+  std::unique_ptr<VerseRules> verse_rules;
   const auto write_samples = [&](int64_t at_step) {
     for (PoemForm form : {PoemForm::kWujue, PoemForm::kFree}) {
+      // Rank 0's samples follow the tone patterns too; the rules come from the dataset once.
+      if (!verse_rules) verse_rules = std::make_unique<VerseRules>(load_verse_rules(dataset));
       SampleOptions so;
+      so.rules = verse_rules.get();
       so.form = form;
       so.seed = static_cast<uint64_t>(at_step);
       so.max_chars = 120;

@@ -1,0 +1,183 @@
+// Tones, patterns, learned rhyme groups and the training lines (see verse_rules.h).
+#include "data/verse_rules.h"
+
+#include <algorithm>
+#include <map>
+#include <numeric>
+#include <set>
+
+#include "data/text_cleaner.h"
+#include "data/vocabulary.h"
+
+namespace poet {
+
+CharTone char_tone(const ToneCounts& c) {
+  const int64_t total = c.level + c.oblique;
+  if (total == 0) return CharTone::kUnknown;
+  if (std::min(c.level, c.oblique) * 5 >= total) return CharTone::kBoth;
+  return c.level > c.oblique ? CharTone::kLevel : CharTone::kOblique;
+}
+
+bool tone_fits(CharTone tone, char mark) {
+  if (mark == '*') return true;
+  if (tone == CharTone::kBoth) return true;
+  return (mark == 'P' && tone == CharTone::kLevel) || (mark == 'Z' && tone == CharTone::kOblique);
+}
+
+std::string TonePattern::name() const {
+  return std::string(level_start ? "平起" : "仄起") + (first_line_rhymes ? "首句入韵" : "首句不入韵");
+}
+
+std::vector<TonePattern> regulated_patterns(PoemForm form) {
+  if (!is_regular(form)) return {};
+  const bool seven = form == PoemForm::kQijue || form == PoemForm::kQilv;
+  const int lines = form == PoemForm::kWulv || form == PoemForm::kQilv ? 8 : 4;
+  // The four five-character lines; a seven-character line puts the two opposite tones first.
+  const std::string a = "ZZPPZ", b = "PPZZP", c = "PPPZZ", d = "ZZZPP";
+  const auto widen = [&](std::string line) {
+    if (seven) line = (line[0] == 'Z' ? "PP" : "ZZ") + line;
+    // 一三五不论: the odd positions (1-based) but the last are free.
+    for (size_t i = 0; i + 1 < line.size(); i += 2) line[i] = '*';
+    return line;
+  };
+  const std::vector<std::vector<std::string>> quatrains = {{a, b, c, d}, {d, b, c, d}, {c, d, a, b}, {b, d, a, b}};
+  std::vector<TonePattern> patterns;
+  for (size_t q = 0; q < quatrains.size(); ++q) {
+    TonePattern p;
+    const auto& base = quatrains[q];
+    const auto& plain = quatrains[q < 2 ? 0 : 2];  // a regulated poem's second half never rhymes its first line
+    for (int i = 0; i < lines; ++i) p.lines.push_back(widen(i < 4 ? base[static_cast<size_t>(i)] : plain[static_cast<size_t>(i - 4)]));
+    const std::string first = seven ? (base[0][0] == 'Z' ? "PP" : "ZZ") + base[0] : base[0];
+    p.level_start = first[1] == 'P';
+    p.first_line_rhymes = q % 2 == 1;
+    patterns.push_back(p);
+  }
+  return patterns;
+}
+
+std::vector<std::vector<std::u32string>> poems_as_lines(const DatasetFile& file, Split split, PoemForm form) {
+  const SplitData index = file.read_index(split);
+  const std::vector<int32_t> tokens = file.read_tokens(split, 0, index.poem_offsets.back());
+  const Vocabulary& vocab = file.vocab();
+  std::vector<std::vector<std::u32string>> poems;
+  for (size_t p = 0; p + 1 < index.poem_offsets.size(); ++p) {
+    if (form != PoemForm::kFree && index.forms[p] != static_cast<uint8_t>(form)) continue;
+    std::vector<std::u32string> lines;
+    std::u32string line;
+    for (int64_t t = index.poem_offsets[p]; t < index.poem_offsets[p + 1]; ++t) {
+      const char32_t c = vocab.character(tokens[static_cast<size_t>(t)]);
+      if (is_ideograph(c)) {
+        line.push_back(c);
+      } else if (!line.empty()) {
+        lines.push_back(line);
+        line.clear();
+      }
+    }
+    if (!line.empty()) lines.push_back(line);
+    poems.push_back(std::move(lines));
+  }
+  return poems;
+}
+
+namespace {
+
+// The level-tone characters ending the rhyming (even) lines of a regular poem, without repeats.
+std::vector<int32_t> rhyme_ids(const std::vector<std::u32string>& lines, const Vocabulary& vocab,
+                               const std::vector<CharTone>& tone) {
+  std::set<int32_t> ids;
+  for (size_t i = 1; i < lines.size(); i += 2) {
+    if (lines[i].empty()) continue;
+    const int32_t id = vocab.id_of(lines[i].back());
+    if (id >= Vocabulary::kNumSpecial && tone_fits(tone[static_cast<size_t>(id)], 'P') &&
+        tone[static_cast<size_t>(id)] != CharTone::kUnknown) {
+      ids.insert(id);
+    }
+  }
+  return {ids.begin(), ids.end()};
+}
+
+int32_t find_root(std::vector<int32_t>& parent, int32_t x) {
+  while (parent[static_cast<size_t>(x)] != x) {
+    parent[static_cast<size_t>(x)] = parent[static_cast<size_t>(parent[static_cast<size_t>(x)])];
+    x = parent[static_cast<size_t>(x)];
+  }
+  return x;
+}
+
+std::vector<std::vector<std::u32string>> regular_poems(const DatasetFile& file, Split split) {
+  std::vector<std::vector<std::u32string>> all;
+  for (PoemForm f : {PoemForm::kWujue, PoemForm::kQijue, PoemForm::kWulv, PoemForm::kQilv}) {
+    auto poems = poems_as_lines(file, split, f);
+    all.insert(all.end(), poems.begin(), poems.end());
+  }
+  return all;
+}
+
+}  // namespace
+
+VerseRules load_verse_rules(const DatasetFile& file) {
+  VerseRules rules;
+  const Vocabulary& vocab = file.vocab();
+  for (const ToneCounts& c : file.tones()) rules.tone.push_back(char_tone(c));
+
+  std::vector<int64_t> poems_of(vocab.size(), 0);
+  std::map<std::pair<int32_t, int32_t>, int64_t> together;
+  for (const auto& lines : regular_poems(file, Split::kTrain)) {
+    const auto ids = rhyme_ids(lines, vocab, rules.tone);
+    if (ids.size() < 2) continue;
+    for (int32_t a : ids) ++poems_of[static_cast<size_t>(a)];
+    for (size_t i = 0; i < ids.size(); ++i) {
+      for (size_t j = i + 1; j < ids.size(); ++j) ++together[{ids[i], ids[j]}];
+    }
+  }
+  std::vector<int32_t> parent(vocab.size());
+  std::iota(parent.begin(), parent.end(), 0);
+  for (const auto& [pair, n] : together) {
+    const int64_t rarer = std::min(poems_of[static_cast<size_t>(pair.first)], poems_of[static_cast<size_t>(pair.second)]);
+    if (n >= kRhymeMinCount && static_cast<double>(n) >= kRhymeMinShare * static_cast<double>(rarer)) {
+      parent[static_cast<size_t>(find_root(parent, pair.first))] = find_root(parent, pair.second);
+    }
+  }
+  // Number the groups of characters that rhymed at all; a lone character is a group of one.
+  rules.rhyme_group.assign(vocab.size(), -1);
+  std::map<int32_t, int32_t> number;
+  for (size_t id = 0; id < vocab.size(); ++id) {
+    if (poems_of[id] == 0) continue;
+    const int32_t root = find_root(parent, static_cast<int32_t>(id));
+    const auto [it, added] = number.emplace(root, static_cast<int32_t>(number.size()));
+    rules.rhyme_group[id] = it->second;
+  }
+  rules.rhyme_groups = static_cast<int32_t>(number.size());
+
+  for (const auto& lines : poems_as_lines(file, Split::kTrain, PoemForm::kFree)) {
+    rules.training_lines.insert(lines.begin(), lines.end());
+  }
+  return rules;
+}
+
+RhymeAgreement measure_rhyme_agreement(const VerseRules& rules, const DatasetFile& file, Split split) {
+  RhymeAgreement a;
+  const Vocabulary& vocab = file.vocab();
+  std::map<int32_t, int64_t> group_uses;
+  int64_t uses = 0;
+  for (const auto& lines : regular_poems(file, split)) {
+    std::vector<int32_t> groups;
+    for (int32_t id : rhyme_ids(lines, vocab, rules.tone)) {
+      const int32_t g = rules.rhyme_group[static_cast<size_t>(id)];
+      if (g < 0) continue;
+      groups.push_back(g);
+      ++group_uses[g];
+      ++uses;
+    }
+    if (groups.size() < 2) continue;
+    ++a.poems;
+    a.agreeing += std::all_of(groups.begin(), groups.end(), [&](int32_t g) { return g == groups[0]; });
+  }
+  for (const auto& [g, n] : group_uses) {
+    const double share = static_cast<double>(n) / static_cast<double>(std::max<int64_t>(uses, 1));
+    a.chance += share * share;
+  }
+  return a;
+}
+
+}  // namespace poet

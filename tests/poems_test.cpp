@@ -1,0 +1,131 @@
+// evaluate and report on the real corpus (skipped without it): a tiny model trained for a few
+// steps, its evaluation JSON, the rhyme groups' agreement, and the report page opened in headless
+// Chromium (Debian's chromium), which must draw every chart and log no console error.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+
+#include "common/subprocess.h"
+#include "test_support.h"
+
+namespace poet {
+namespace {
+
+namespace fs = std::filesystem;
+
+class Poems : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    corpus_ = test::real_corpus_dir();
+    if (corpus_.empty()) return;
+    dir_ = new test::ScratchDir;
+    const auto prepared = test::run_poet("prepare --input " + corpus_ + " --output " + (*dir_ / "tang.h5"));
+    ASSERT_EQ(prepared.exit_code, 0) << prepared.err;
+    const auto trained = test::run_poet("train --config " + std::string(POET_SOURCE_DIR) + "/configs/tiny.toml --data " +
+                                        (*dir_ / "tang.h5") + " --run-dir " + (*dir_ / "run") + " --set run.steps=20");
+    ASSERT_EQ(trained.exit_code, 0) << trained.err;
+  }
+  static void TearDownTestSuite() {
+    delete dir_;
+    dir_ = nullptr;
+  }
+  void SetUp() override {
+    if (corpus_.empty()) GTEST_SKIP() << "no corpus: set POET_DATA or run scripts/get-data.sh";
+  }
+  static std::string path(const std::string& name) { return *dir_ / name; }
+
+  static inline std::string corpus_;
+  static inline test::ScratchDir* dir_ = nullptr;
+};
+
+TEST_F(Poems, EvaluateScoresEveryFormAndToneModeBesideRealPoems) {
+  const auto r = test::run_poet("evaluate --checkpoint " + path("run/checkpoints/best.pt") + " --num 3");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(test::read_text(path("run/evaluation.json")));
+  EXPECT_TRUE(std::isfinite(j["val_perplexity"].get<double>()));
+  EXPECT_GT(j["val_perplexity"].get<double>(), 1.0);
+  ASSERT_EQ(j["rows"].size(), 16u);  // 4 forms x (strict, soft, off, validation poems)
+  for (const auto& row : j["rows"]) {
+    const std::string source = row["source"];
+    if (source == "model, tones strict") {
+      EXPECT_EQ(row["poems"], 3);
+      EXPECT_DOUBLE_EQ(row["form_compliance"].get<double>(), 1.0) << row;
+      EXPECT_DOUBLE_EQ(row["tone_compliance"].get<double>(), 1.0) << row;
+      EXPECT_DOUBLE_EQ(row["rhyme_compliance"].get<double>(), 1.0) << row;
+    }
+    if (source == "validation poems") {
+      EXPECT_GT(row["poems"].get<int>(), 50) << row;
+      // Real regulated poems mostly rhyme within one learned group.
+      EXPECT_GT(row["rhyme_compliance"].get<double>(), 0.6) << row;
+    }
+    EXPECT_GE(row["copied_line_share"].get<double>(), 0.0);
+    EXPECT_LE(row["copied_line_share"].get<double>(), 1.0);
+  }
+  const auto& groups = j["rhyme_groups"];
+  const double agreement = groups["agreeing"].get<double>() / groups["held_out_poems"].get<double>();
+  EXPECT_GT(agreement, 0.8);
+  EXPECT_LT(groups["chance"].get<double>(), 0.2);
+}
+
+// Opens `html` in headless Chromium: (data-check of the page, console errors, screenshot bytes).
+struct PageCheck {
+  std::string check;
+  std::string console_errors;
+  uintmax_t screenshot_bytes = 0;
+};
+
+PageCheck open_in_chromium(const std::string& html, const std::string& png) {
+  PageCheck result;
+  const std::vector<std::string> common = {"chromium", "--headless", "--no-sandbox", "--disable-gpu",
+                                           "--enable-logging=stderr", "--v=0"};
+  auto dom_args = common;
+  dom_args.push_back("--dump-dom");
+  dom_args.push_back("file://" + html);
+  const ProcessResult dom = run_process(dom_args);
+  const size_t at = dom.out.find("data-check=\"");
+  if (at != std::string::npos) result.check = dom.out.substr(at + 12, dom.out.find('"', at + 12) - at - 12);
+  for (size_t line = dom.err.find("CONSOLE"); line != std::string::npos; line = dom.err.find("CONSOLE", line + 1)) {
+    result.console_errors += dom.err.substr(line, dom.err.find('\n', line) - line) + "\n";
+  }
+  auto shot_args = common;
+  shot_args.push_back("--window-size=1300,2400");
+  shot_args.push_back("--screenshot=" + png);
+  shot_args.push_back("file://" + html);
+  run_process(shot_args);
+  std::error_code ec;
+  result.screenshot_bytes = fs::file_size(png, ec);
+  return result;
+}
+
+TEST_F(Poems, ReportOpensInChromiumWithEveryChartDrawn) {
+  if (find_on_path("chromium").empty()) {
+    const char* require = std::getenv("POET_REQUIRE_CHROMIUM");
+    if (require != nullptr && std::string(require) == "1") FAIL() << "chromium missing and POET_REQUIRE_CHROMIUM=1";
+    GTEST_SKIP() << "no chromium (scripts/install-deps.sh installs it)";
+  }
+  const auto r = test::run_poet("report " + path("run"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string html = test::read_text(path("run/report.html"));
+  for (const char* part : {"Loss by step", "Loss by time", "Tokens per second", "五绝", "七律", "traditional",
+                           "simplified"}) {
+    EXPECT_NE(html.find(part), std::string::npos) << part;
+  }
+  const PageCheck page = open_in_chromium(path("run/report.html"), path("report.png"));
+  EXPECT_EQ(page.check, "ok");
+  EXPECT_EQ(page.console_errors, "");
+  EXPECT_GT(page.screenshot_bytes, 20000u);
+
+  // The check can fail: a run of one step draws no line, and the page says so.
+  fs::create_directories(path("one"));
+  test::write_text(path("one/metrics.jsonl"), "{\"step\":1,\"loss\":8.0,\"elapsed_s\":0.1,\"tokens_per_s\":100}\n");
+  ASSERT_EQ(test::run_poet("report " + path("one")).exit_code, 0);
+  const PageCheck empty = open_in_chromium(path("one/report.html"), path("one.png"));
+  EXPECT_EQ(empty.check, "empty: loss-steps,loss-time,speed");
+  EXPECT_NE(empty.console_errors.find("empty charts"), std::string::npos) << empty.console_errors;
+}
+
+}  // namespace
+}  // namespace poet
