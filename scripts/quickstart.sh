@@ -14,5 +14,5 @@ mkdir -p runs
 build/bin/poet_dist prepare --input "$data" --output runs/tang.h5
 build/bin/poet_dist inspect runs/tang.h5 --poems 3
 build/bin/poet_dist train --config configs/cpu-quick.toml --data runs/tang.h5 --run-dir runs/cpu-quick --resume auto
-build/bin/poet_dist sample --checkpoint runs/cpu-quick/checkpoints/best.pt --form qijue --seed 1
+build/bin/poet_dist sample --checkpoint runs/cpu-quick/checkpoints/best.pt --form qijue --seed 1 --tones strict --show-tones
 build/bin/poet_dist sample --checkpoint runs/cpu-quick/checkpoints/best.pt --acrostic 春夏秋冬 --seed 2

@@ -149,7 +149,8 @@ TrainResult train(const TrainOptions& options, Communicator* comm, std::ostream&
     overrides.push_back("run.log_every=1");
   }
   overrides.insert(overrides.end(), options.overrides.begin(), options.overrides.end());
-  if (!options.data.empty()) overrides.push_back("data.path=\"" + options.data + "\"");
+  // Absolute, so that sample, evaluate and report find the dataset from any folder later.
+  if (!options.data.empty()) overrides.push_back("data.path=\"" + fs::absolute(options.data).string() + "\"");
   const TrainConfig config = load_train_config(options.config_file, overrides);
   if (config.data.path.empty()) throw Error("no dataset: give --data FILE (written by poet_dist prepare)");
   if (options.run_dir.empty()) throw Error("no run directory: give --run-dir DIR");
