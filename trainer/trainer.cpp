@@ -309,7 +309,7 @@ TrainResult train(const TrainOptions& options, Communicator* comm, std::ostream&
   out << "poet_dist train: " << (options.debug ? "debug mode, " : "") << world << (world == 1 ? " process" : " ranks")
       << (comm != nullptr ? std::string(" (") + comm->backend() + ")" : std::string()) << " on " << nodes
       << (nodes == 1 ? " node" : " nodes") << ", " << (cuda ? "CUDA" : "CPU") << (bf16 ? " bf16 autocast" : "") << ", "
-      << threads << (threads == 1 ? " thread" : " threads") << " each\n";
+      << threads << (threads == 1 ? " thread" : " threads") << (world > 1 ? " each" : "") << "\n";
   out << "devices  " << devices << "\n";
   // What each rank read from the dataset: its own shards only (ranks.json; a test checks it).
   const int64_t tokens_read = train_data.tokens_read() + val_data.tokens_read();
@@ -323,9 +323,12 @@ TrainResult train(const TrainOptions& options, Communicator* comm, std::ostream&
                        {"tokens_read", reads[static_cast<size_t>(r)]}});
     }
     std::ofstream(run_dir / "ranks.json", std::ios::trunc) << nlohmann::json({{"world", world}, {"ranks", ranks}}).dump(1) << "\n";
-    out << "reads    each rank read its own shards: " << with_commas(reads[0]) << " tokens on rank 0"
-        << (world > 1 ? ", " + with_commas(*std::max_element(reads.begin(), reads.end())) + " at most" : std::string())
-        << " (ranks.json)\n";
+    if (world > 1) {
+      out << "reads    each rank read its own shards: " << with_commas(reads[0]) << " tokens on rank 0, "
+          << with_commas(*std::max_element(reads.begin(), reads.end())) << " at most (ranks.json)\n";
+    } else {
+      out << "reads    " << with_commas(reads[0]) << " tokens (ranks.json)\n";
+    }
   }
   out << "data     " << config.data.path << ": " << with_commas(train_data.total_rows()) << " training rows of "
       << config.data.seq_len << " (" << train_data.batches_per_epoch() << " batches an epoch, 0% padding), "
@@ -543,8 +546,13 @@ TrainResult train(const TrainOptions& options, Communicator* comm, std::ostream&
     trace->close();
     out << "trace    " << options.trace_path << " (open in https://ui.perfetto.dev)\n";
   }
-  progress.message() << "done     step " << result.step << ", loss " << result.last_loss << ", run directory "
-                     << run_dir.string() << "\n";
+  if (result.step == first_step) {
+    progress.message() << "done     nothing to train: the run is at step " << result.step << " of " << config.run.steps
+                       << ", run directory " << run_dir.string() << "\n";
+  } else {
+    progress.message() << "done     step " << result.step << ", loss " << result.last_loss << ", run directory "
+                       << run_dir.string() << "\n";
+  }
   return result;
 }
 
