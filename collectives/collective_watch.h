@@ -38,9 +38,9 @@ class CollectiveWatch {
 
  private:
   struct Survey {
-    std::vector<int> not_arrived;              // no answer: computing, stuck or gone
-    std::vector<std::string> elsewhere;        // "rank 3 in collective #12"
-    int lowest_waiting_here;                   // the rank that reports for this collective
+    std::vector<int> not_arrived;        // no answer: computing, stuck or gone
+    std::vector<std::string> elsewhere;  // "rank 3 in collective #12"
+    int lowest_waiting_here;             // the rank that reports for this collective
   };
   void answer_questions();
   Survey survey(int64_t number);

@@ -36,12 +36,12 @@ void ChromeTrace::close() {
   nlohmann::json events = nlohmann::json::array();
   events.push_back({{"ph", "M"}, {"name", "process_name"}, {"pid", pid}, {"args", {{"name", process_name_}}}});
   for (size_t i = 0; i < tracks_.size(); ++i) {
-    events.push_back({{"ph", "M"}, {"name", "thread_name"}, {"pid", pid}, {"tid", i + 1},
-                      {"args", {{"name", tracks_[i]}}}});
+    events.push_back(
+        {{"ph", "M"}, {"name", "thread_name"}, {"pid", pid}, {"tid", i + 1}, {"args", {{"name", tracks_[i]}}}});
   }
   for (const Span& s : spans_) {
-    nlohmann::json e = {{"ph", "X"}, {"name", s.name}, {"pid", pid}, {"tid", s.track},
-                        {"ts", s.begin_us}, {"dur", s.duration_us}};
+    nlohmann::json e = {{"ph", "X"},      {"name", s.name},   {"pid", pid},
+                        {"tid", s.track}, {"ts", s.begin_us}, {"dur", s.duration_us}};
     if (!s.args_json.empty()) e["args"] = nlohmann::json::parse(s.args_json);
     events.push_back(std::move(e));
   }

@@ -46,7 +46,8 @@ std::vector<TonePattern> regulated_patterns(PoemForm form) {
     TonePattern p;
     const auto& base = quatrains[q];
     const auto& plain = quatrains[q < 2 ? 0 : 2];  // a regulated poem's second half never rhymes its first line
-    for (int i = 0; i < lines; ++i) p.lines.push_back(widen(i < 4 ? base[static_cast<size_t>(i)] : plain[static_cast<size_t>(i - 4)]));
+    for (int i = 0; i < lines; ++i)
+      p.lines.push_back(widen(i < 4 ? base[static_cast<size_t>(i)] : plain[static_cast<size_t>(i - 4)]));
     const std::string first = seven ? (base[0][0] == 'Z' ? "PP" : "ZZ") + base[0] : base[0];
     p.level_start = first[1] == 'P';
     p.first_line_rhymes = q % 2 == 1;
@@ -133,7 +134,8 @@ VerseRules load_verse_rules(const DatasetFile& file) {
   std::vector<int32_t> parent(vocab.size());
   std::iota(parent.begin(), parent.end(), 0);
   for (const auto& [pair, n] : together) {
-    const int64_t rarer = std::min(poems_of[static_cast<size_t>(pair.first)], poems_of[static_cast<size_t>(pair.second)]);
+    const int64_t rarer =
+        std::min(poems_of[static_cast<size_t>(pair.first)], poems_of[static_cast<size_t>(pair.second)]);
     if (n >= kRhymeMinCount && static_cast<double>(n) >= kRhymeMinShare * static_cast<double>(rarer)) {
       parent[static_cast<size_t>(find_root(parent, pair.first))] = find_root(parent, pair.second);
     }

@@ -30,11 +30,11 @@ bool tone_fits(CharTone tone, char mark);
 // One regulated pattern: a string of P/Z/'*' a line ('*': the 一三五不论 positions).
 struct TonePattern {
   std::vector<std::string> lines;
-  bool level_start = false;         // 平起 (else 仄起)
-  bool first_line_rhymes = false;   // 首句入韵
+  bool level_start = false;        // 平起 (else 仄起)
+  bool first_line_rhymes = false;  // 首句入韵
   // The lines whose last character rhymes: the even ones, and the first when it rhymes.
   bool rhymes(size_t line) const { return line % 2 == 1 || (line == 0 && first_line_rhymes); }
-  std::string name() const;         // "平起首句入韵", ...
+  std::string name() const;  // "平起首句入韵", ...
 };
 
 // The four patterns of a regular form (平起/仄起 x first line rhyming or not); empty for free verse.
@@ -50,8 +50,8 @@ struct RhymeAgreement {
 };
 
 struct VerseRules {
-  std::vector<CharTone> tone;          // by token id
-  std::vector<int32_t> rhyme_group;    // by token id; -1: none learned
+  std::vector<CharTone> tone;        // by token id
+  std::vector<int32_t> rhyme_group;  // by token id; -1: none learned
   int32_t rhyme_groups = 0;
   std::unordered_set<std::u32string> training_lines;  // lines of the training split, no punctuation
 };

@@ -59,9 +59,9 @@ std::string render_batch_script(const JobRequest& job) {
   std::ostringstream s;
   s << "#!/bin/bash\n"
     << "# A poet_dist training job, written by `poet_dist submit` from commit " << job.commit << ".\n"
-    << "# " << job.nodes << (job.nodes == 1 ? " node" : " nodes") << " x " << tasks_per_node
-    << " ranks, started by " << (srun ? "srun --mpi=pmix" : "mpirun inside the allocation") << ". "
-    << job.signal << " " << job.signal_seconds << " s before the time limit (or TERM):\n"
+    << "# " << job.nodes << (job.nodes == 1 ? " node" : " nodes") << " x " << tasks_per_node << " ranks, started by "
+    << (srun ? "srun --mpi=pmix" : "mpirun inside the allocation") << ". " << job.signal << " " << job.signal_seconds
+    << " s before the time limit (or TERM):\n"
     << "# the ranks checkpoint at the next step boundary and the job requeues itself; a requeued\n"
     << "# job resumes from the newest checkpoint in its run directory.\n";
   s << "#SBATCH --nodes=" << job.nodes << "\n";

@@ -9,12 +9,12 @@
 namespace poet {
 
 struct JobRequest {
-  std::string binary;     // absolute path of poet_dist
-  std::string config;     // absolute path of the TOML config
-  std::string data;       // absolute path of the dataset ("": the config's data.path)
+  std::string binary;                  // absolute path of poet_dist
+  std::string config;                  // absolute path of the TOML config
+  std::string data;                    // absolute path of the dataset ("": the config's data.path)
   std::vector<std::string> overrides;  // --set section.key=value, passed on
-  std::string name;       // the job's name: any text
-  std::string run_dir;    // absolute; letters, digits and . _ - / only
+  std::string name;                    // the job's name: any text
+  std::string run_dir;                 // absolute; letters, digits and . _ - / only
   int nodes = 1;
   int gpus_per_node = 0;
   int tasks_per_node = 0;  // 0: one a GPU, or 1 without GPUs

@@ -9,7 +9,8 @@ void add_job_commands(CLI::App& app, JobCommands& c) {
   submit->add_option("--config", job.config, "TOML run config")->required();
   submit->add_option("--data", job.data, "Dataset written by prepare (default: the config's data.path)");
   submit->add_option("--set", job.overrides, "Override a config key, passed to train (repeatable)");
-  submit->add_option("--name", job.name, "Job name (default: the config's file name); the run directory is named after it");
+  submit->add_option("--name", job.name,
+                     "Job name (default: the config's file name); the run directory is named after it");
   submit->add_option("--run-root", c.submit.run_root, "Folder of run directories")->capture_default_str();
   submit->add_option("--nodes", job.nodes, "Nodes")->capture_default_str();
   submit->add_option("--gpus-per-node", job.gpus_per_node, "GPUs a node (one rank each); 0 for CPU jobs")

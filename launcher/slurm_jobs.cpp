@@ -157,11 +157,16 @@ void submit_job(SubmitOptions options, std::ostream& out) {
   char submitted[32];
   const std::time_t now = std::time(nullptr);
   std::strftime(submitted, sizeof(submitted), "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
-  const nlohmann::json record = {{"job_id", id},          {"name", job.name},      {"config", job.config},
-                                 {"data", job.data},       {"overrides", job.overrides},
-                                 {"script", script_path.string()}, {"run_dir", job.run_dir},
+  const nlohmann::json record = {{"job_id", id},
+                                 {"name", job.name},
+                                 {"config", job.config},
+                                 {"data", job.data},
+                                 {"overrides", job.overrides},
+                                 {"script", script_path.string()},
+                                 {"run_dir", job.run_dir},
                                  {"log", job.run_dir + "/slurm-" + id + ".out"},
-                                 {"commit", job.commit},   {"submitted", submitted}};
+                                 {"commit", job.commit},
+                                 {"submitted", submitted}};
   write_file_atomically(fs::path(job.run_dir) / "job.json", record.dump(2) + "\n");
   out << id << "\n";
 }

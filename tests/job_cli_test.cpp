@@ -10,7 +10,8 @@ namespace {
 const std::string kTiny = std::string(POET_SOURCE_DIR) + "/configs/tiny.toml";
 
 TEST(JobCli, DryRunWritesTheBatchScript) {
-  const auto r = test::run_poet("submit --config " + kTiny + " --nodes 2 --gpus-per-node 8 --cpus-per-task 8 "
+  const auto r = test::run_poet("submit --config " + kTiny +
+                                " --nodes 2 --gpus-per-node 8 --cpus-per-task 8 "
                                 "--time 1-00:00:00 --partition gpu --account lab --signal USR2 --run-root /tmp/r "
                                 "--set model.hidden=512 --dry-run");
   ASSERT_EQ(r.exit_code, 0) << r.err;

@@ -24,8 +24,9 @@ class Poems : public ::testing::Test {
     dir_ = new test::ScratchDir;
     const auto prepared = test::run_poet("prepare --input " + corpus_ + " --output " + (*dir_ / "tang.h5"));
     ASSERT_EQ(prepared.exit_code, 0) << prepared.err;
-    const auto trained = test::run_poet("train --config " + std::string(POET_SOURCE_DIR) + "/configs/tiny.toml --data " +
-                                        (*dir_ / "tang.h5") + " --run-dir " + (*dir_ / "run") + " --set run.steps=20");
+    const auto trained =
+        test::run_poet("train --config " + std::string(POET_SOURCE_DIR) + "/configs/tiny.toml --data " +
+                       (*dir_ / "tang.h5") + " --run-dir " + (*dir_ / "run") + " --set run.steps=20");
     ASSERT_EQ(trained.exit_code, 0) << trained.err;
   }
   static void TearDownTestSuite() {
@@ -79,8 +80,8 @@ struct PageCheck {
 
 PageCheck open_in_chromium(const std::string& html, const std::string& png) {
   PageCheck result;
-  const std::vector<std::string> common = {"chromium", "--headless", "--no-sandbox", "--disable-gpu",
-                                           "--enable-logging=stderr", "--v=0"};
+  const std::vector<std::string> common = {
+      "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0"};
   auto dom_args = common;
   dom_args.push_back("--dump-dom");
   dom_args.push_back("file://" + html);
@@ -109,8 +110,8 @@ TEST_F(Poems, ReportOpensInChromiumWithEveryChartDrawn) {
   const auto r = test::run_poet("report " + path("run"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const std::string html = test::read_text(path("run/report.html"));
-  for (const char* part : {"Loss by step", "Loss by time", "Tokens per second", "五绝", "七律", "traditional",
-                           "simplified"}) {
+  for (const char* part :
+       {"Loss by step", "Loss by time", "Tokens per second", "五绝", "七律", "traditional", "simplified"}) {
     EXPECT_NE(html.find(part), std::string::npos) << part;
   }
   const PageCheck page = open_in_chromium(path("run/report.html"), path("report.png"));

@@ -87,7 +87,8 @@ TEST_F(Slurm, SubmitRunsTinyToCompletionWithCheckpointSampleAndRecord) {
 }
 
 TEST_F(Slurm, Usr1CheckpointsRequeuesAndTheJobCompletesItsSteps) {
-  const std::string id = submit("preempted", "--set run.steps=1500 --set run.checkpoint_every=500 --set run.log_every=100");
+  const std::string id =
+      submit("preempted", "--set run.steps=1500 --set run.checkpoint_every=500 --set run.log_every=100");
   const fs::path run = fs::path(dir_ / "runs") / "preempted";
   ASSERT_TRUE(test::eventually(120, [&] { return metric_lines(run) >= 100; })) << state(id);
   const auto jobs = test::run_poet("jobs --run-root " + (dir_ / "runs"));
@@ -157,7 +158,8 @@ TEST_F(Slurm, AJobNameIsNeverRunByAShell) {
 
 TEST_F(Slurm, MultiNodeAndGpuScriptsPassTestOnly) {
   const std::string tang8 = std::string(POET_SOURCE_DIR) + "/configs/tang-8gpu.toml";
-  const auto dry = test::run_poet("submit --config " + tang8 + " --nodes 2 --gpus-per-node 8 --cpus-per-task 8 "
+  const auto dry = test::run_poet("submit --config " + tang8 +
+                                  " --nodes 2 --gpus-per-node 8 --cpus-per-task 8 "
                                   "--partition gpu --time 04:00:00 --dry-run");
   ASSERT_EQ(dry.exit_code, 0) << dry.err;
   test::write_text(dir_ / "multi.sbatch", dry.out);
@@ -173,10 +175,9 @@ TEST_F(Slurm, MultiNodeAndGpuScriptsPassTestOnly) {
 }
 
 TEST_F(Slurm, TheCpuScriptTrainsForReal) {
-  const auto r = test::run_command("cd " + dir_.path().string() + " && POET_BIN=" + POET_BINARY +
-                                   " POET_RUN_ROOT=" + (dir_ / "runs") + " sbatch --parsable " + POET_SOURCE_DIR +
-                                   "/slurm/cpu.sbatch " + POET_SOURCE_DIR + "/configs/tiny.toml " + (dir_ / "d.h5") +
-                                   " --set run.threads=1");
+  const auto r = test::run_command("cd " + dir_.path().string() + " && POET_BIN=" + POET_BINARY + " POET_RUN_ROOT=" +
+                                   (dir_ / "runs") + " sbatch --parsable " + POET_SOURCE_DIR + "/slurm/cpu.sbatch " +
+                                   POET_SOURCE_DIR + "/configs/tiny.toml " + (dir_ / "d.h5") + " --set run.threads=1");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const std::string id = trimmed(r.out);
   ASSERT_TRUE(wait_for_state(id, "COMPLETED", 180)) << state(id);

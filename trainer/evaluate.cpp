@@ -33,7 +33,7 @@ PoemScores score_poem(const std::vector<std::u32string>& lines, PoemForm form, c
   const auto tone_of = [&](char32_t c) {
     const int32_t id = vocab.id_of(c);
     return id >= 0 && static_cast<size_t>(id) < rules.tone.size() ? rules.tone[static_cast<size_t>(id)]
-                                                                    : CharTone::kUnknown;
+                                                                  : CharTone::kUnknown;
   };
   // Tones: the best of the form's patterns, over the fixed positions whose tone is known.
   for (const TonePattern& p : regulated_patterns(form)) {
@@ -57,7 +57,9 @@ PoemScores score_poem(const std::vector<std::u32string>& lines, PoemForm form, c
     const char32_t c = lines[l].back();
     const int32_t id = vocab.id_of(c);
     level = level && tone_fits(tone_of(c), 'P') && tone_of(c) != CharTone::kUnknown;
-    groups.insert(id >= 0 && static_cast<size_t>(id) < rules.rhyme_group.size() ? rules.rhyme_group[static_cast<size_t>(id)] : -1);
+    groups.insert(id >= 0 && static_cast<size_t>(id) < rules.rhyme_group.size()
+                      ? rules.rhyme_group[static_cast<size_t>(id)]
+                      : -1);
   }
   s.rhyme = level && groups.size() == 1 && *groups.begin() >= 0 ? 1 : 0;
   int64_t copied = 0;
@@ -177,19 +179,20 @@ void run_evaluate(const EvaluateOptions& o, std::ostream& out) {
   std::snprintf(line, sizeof(line), "validation  loss %.4f, perplexity %.1f over %lld characters\n", val_loss,
                 std::exp(val_loss), static_cast<long long>(targets));
   out << line;
-  std::snprintf(line, sizeof(line),
-                "rhymes      %d groups learned from the training split; on %lld held-out regular poems %.1f%% "
-                "rhyme within one group (%.1f%% by chance)\n",
-                rules.rhyme_groups, static_cast<long long>(agreement.poems),
-                100.0 * static_cast<double>(agreement.agreeing) / static_cast<double>(std::max<int64_t>(agreement.poems, 1)),
-                100.0 * agreement.chance);
+  std::snprintf(
+      line, sizeof(line),
+      "rhymes      %d groups learned from the training split; on %lld held-out regular poems %.1f%% "
+      "rhyme within one group (%.1f%% by chance)\n",
+      rules.rhyme_groups, static_cast<long long>(agreement.poems),
+      100.0 * static_cast<double>(agreement.agreeing) / static_cast<double>(std::max<int64_t>(agreement.poems, 1)),
+      100.0 * agreement.chance);
   out << line << "\n";
   out << "form  source               poems   form  tones(all) tone-share  rhyme  copied  distinct  resampled\n";
   for (const Row& r : rows) {
     std::snprintf(line, sizeof(line), "%s  %-20s %5lld  %5.1f%%  %8.1f%%  %8.1f%%  %5.1f%%  %5.1f%%  %7.1f%%  %9lld\n",
                   r.form.c_str(), r.source.c_str(), static_cast<long long>(r.poems), 100 * r.mean.form,
-                  100 * r.tone_full, 100 * r.mean.tone, 100 * r.mean.rhyme, 100 * r.mean.copied,
-                  100 * r.mean.distinct, static_cast<long long>(r.resampled));
+                  100 * r.tone_full, 100 * r.mean.tone, 100 * r.mean.rhyme, 100 * r.mean.copied, 100 * r.mean.distinct,
+                  static_cast<long long>(r.resampled));
     out << line;
   }
 

@@ -28,8 +28,8 @@ std::vector<std::vector<size_t>> plan_buckets(const std::vector<int64_t>& bytes,
   return buckets;
 }
 
-GradientReducer::GradientReducer(std::vector<torch::Tensor> parameters, Communicator& comm,
-                                 int64_t first_bucket_bytes, int64_t bucket_bytes, ChromeTrace* trace)
+GradientReducer::GradientReducer(std::vector<torch::Tensor> parameters, Communicator& comm, int64_t first_bucket_bytes,
+                                 int64_t bucket_bytes, ChromeTrace* trace)
     : parameters_(std::move(parameters)), comm_(comm), trace_(trace) {
   // Backward finishes the parameters used last first: reverse registration order.
   std::vector<size_t> ready_order;
@@ -116,9 +116,9 @@ void GradientReducer::start_ready_buckets() {
 void GradientReducer::start(size_t index) {
   Bucket& b = buckets_[index];
   b.started = ChromeTrace::Clock::now();
-  b.pending = comm_.start_all_reduce_sum(b.flat, "all_reduce of gradient bucket " + std::to_string(index) + " (" +
-                                                     std::to_string(b.flat.numel() * b.flat.element_size()) +
-                                                     " bytes)");
+  b.pending =
+      comm_.start_all_reduce_sum(b.flat, "all_reduce of gradient bucket " + std::to_string(index) + " (" +
+                                             std::to_string(b.flat.numel() * b.flat.element_size()) + " bytes)");
 }
 
 void GradientReducer::finish() {
@@ -129,8 +129,7 @@ void GradientReducer::finish() {
     buckets_[i].pending->wait();
     note_if_done(i);
     if (trace_ != nullptr) {
-      trace_->span("communication", "all_reduce bucket " + std::to_string(i), buckets_[i].started,
-                   buckets_[i].finished,
+      trace_->span("communication", "all_reduce bucket " + std::to_string(i), buckets_[i].started, buckets_[i].finished,
                    "{\"bytes\":" + std::to_string(buckets_[i].flat.numel() * buckets_[i].flat.element_size()) + "}");
     }
   }

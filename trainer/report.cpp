@@ -35,11 +35,20 @@ std::string escape_html(const std::string& text) {
   std::string e;
   for (char c : text) {
     switch (c) {
-      case '<': e += "&lt;"; break;
-      case '>': e += "&gt;"; break;
-      case '&': e += "&amp;"; break;
-      case '"': e += "&quot;"; break;
-      default: e += c;
+      case '<':
+        e += "&lt;";
+        break;
+      case '>':
+        e += "&gt;";
+        break;
+      case '&':
+        e += "&amp;";
+        break;
+      case '"':
+        e += "&quot;";
+        break;
+      default:
+        e += c;
     }
   }
   return e;
@@ -76,8 +85,9 @@ std::string svg_chart(const std::string& id, const std::string& title, const std
     << kW - kRight << "\" y=\"" << kH - kBottom + 16 << "\" text-anchor=\"end\">" << number(x1) << "</text>\n";
   s << "<text x=\"" << (kW + kLeft) / 2 << "\" y=\"" << kH - 6 << "\" text-anchor=\"middle\">" << escape_html(x_label)
     << "</text>\n";
-  s << "<text x=\"" << kLeft - 6 << "\" y=\"" << kTop + 4 << "\" text-anchor=\"end\">" << number(y1) << "</text><text x=\""
-    << kLeft - 6 << "\" y=\"" << kH - kBottom << "\" text-anchor=\"end\">" << number(y0) << "</text>\n";
+  s << "<text x=\"" << kLeft - 6 << "\" y=\"" << kTop + 4 << "\" text-anchor=\"end\">" << number(y1)
+    << "</text><text x=\"" << kLeft - 6 << "\" y=\"" << kH - kBottom << "\" text-anchor=\"end\">" << number(y0)
+    << "</text>\n";
   double legend_x = kW - kRight;
   for (auto it = series.rbegin(); it != series.rend(); ++it) {
     const Series& ser = *it;
@@ -85,8 +95,8 @@ std::string svg_chart(const std::string& id, const std::string& title, const std
       << escape_html(ser.name) << "\" points=\"";
     for (const auto& [x, y] : ser.points) s << number(px(x)) << "," << number(py(y)) << " ";
     s << "\"/>\n";
-    s << "<text x=\"" << legend_x << "\" y=\"18\" text-anchor=\"end\" fill=\"" << ser.color << "\">" << escape_html(ser.name)
-      << "</text>\n";
+    s << "<text x=\"" << legend_x << "\" y=\"18\" text-anchor=\"end\" fill=\"" << ser.color << "\">"
+      << escape_html(ser.name) << "</text>\n";
     legend_x -= 14.0 + 8.0 * static_cast<double>(ser.name.size());
   }
   s << "</svg>\n";
@@ -99,7 +109,8 @@ void write_report(const ReportOptions& o, std::ostream& out) {
   const fs::path run(o.run_dir);
   const fs::path metrics_path = run / "metrics.jsonl";
   std::ifstream metrics(metrics_path);
-  if (!metrics) throw Error(metrics_path.string() + ": no metrics (is " + o.run_dir + " a run directory of poet_dist train?)");
+  if (!metrics)
+    throw Error(metrics_path.string() + ": no metrics (is " + o.run_dir + " a run directory of poet_dist train?)");
   Series train_step{"training loss", "#1f77b4"}, val_step{"validation loss", "#d62728"};
   Series train_time{"training loss", "#1f77b4"}, val_time{"validation loss", "#d62728"};
   Series speed{"tokens/s", "#2ca02c"};
@@ -109,7 +120,8 @@ void write_report(const ReportOptions& o, std::ostream& out) {
     if (line.empty()) continue;
     const auto j = nlohmann::json::parse(line, nullptr, false);
     if (j.is_discarded() || !j.contains("step") || !j.contains("loss")) {
-      throw Error(metrics_path.string() + ":" + std::to_string(line_number) + ": expected a JSON object with step and loss");
+      throw Error(metrics_path.string() + ":" + std::to_string(line_number) +
+                  ": expected a JSON object with step and loss");
     }
     const double step = j["step"].get<double>();
     const double minutes = j.value("elapsed_s", 0.0) / 60.0;
@@ -127,9 +139,12 @@ void write_report(const ReportOptions& o, std::ostream& out) {
   html << "<!DOCTYPE html>\n<html lang=\"zh\"><head><meta charset=\"utf-8\"><title>poet_dist run "
        << escape_html(run.filename().string()) << "</title>\n<style>\n"
        << "body{font-family:sans-serif;margin:2em;max-width:1400px;color:#222}\n"
-       << ".chart{border:1px solid #ddd;margin:0 1em 1em 0;font-size:12px}.chart .title{font-weight:bold;font-size:14px}\n"
-       << ".axis{stroke:#888}table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}\n"
-       << "td:nth-child(-n+2),th{text-align:left}.poems{display:flex;flex-wrap:wrap;gap:2em}.poem{font-size:20px;line-height:1.6}\n"
+       << ".chart{border:1px solid #ddd;margin:0 1em 1em 0;font-size:12px}.chart "
+          ".title{font-weight:bold;font-size:14px}\n"
+       << ".axis{stroke:#888}table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px "
+          "8px;text-align:right}\n"
+       << "td:nth-child(-n+2),th{text-align:left}.poems{display:flex;flex-wrap:wrap;gap:2em}.poem{font-size:20px;line-"
+          "height:1.6}\n"
        << ".poem h3{font-size:14px}.tones{color:#888;font-size:13px}\n</style></head>\n<body data-check=\"pending\">\n";
   html << "<h1>poet_dist run " << escape_html(run.filename().string()) << "</h1>\n";
   const auto& last = train_step.points.back();
@@ -155,11 +170,11 @@ void write_report(const ReportOptions& o, std::ostream& out) {
     const auto percent = [](double v) { return number(100 * v) + "%"; };
     for (const auto& r : e["rows"]) {
       html << "<tr><td>" << escape_html(r.value("form", "")) << "</td><td>" << escape_html(r.value("source", ""))
-           << "</td><td>" << r.value("poems", 0) << "</td><td>" << percent(r.value("form_compliance", 0.0)) << "</td><td>"
-           << percent(r.value("tone_compliance", 0.0)) << "</td><td>" << percent(r.value("tone_share", 0.0))
-           << "</td><td>" << percent(r.value("rhyme_compliance", 0.0)) << "</td><td>"
-           << percent(r.value("copied_line_share", 0.0)) << "</td><td>" << percent(r.value("distinct_char_ratio", 0.0))
-           << "</td></tr>\n";
+           << "</td><td>" << r.value("poems", 0) << "</td><td>" << percent(r.value("form_compliance", 0.0))
+           << "</td><td>" << percent(r.value("tone_compliance", 0.0)) << "</td><td>"
+           << percent(r.value("tone_share", 0.0)) << "</td><td>" << percent(r.value("rhyme_compliance", 0.0))
+           << "</td><td>" << percent(r.value("copied_line_share", 0.0)) << "</td><td>"
+           << percent(r.value("distinct_char_ratio", 0.0)) << "</td></tr>\n";
     }
     html << "</table>\n";
   } else {
@@ -192,9 +207,9 @@ void write_report(const ReportOptions& o, std::ostream& out) {
     const Script script = parse_script(ckpt.meta().script, checkpoint + ": script");
     const Script other = script == Script::kSimplified ? Script::kTraditional : Script::kSimplified;
     const ScriptConverter convert(script, other);
-    html << "<h2>Poems</h2>\n<p>From " << escape_html(checkpoint) << " (step " << ckpt.meta().step << "), seed 1, tones "
-         << tone_mode_name(so.tones) << "; each in " << script_name(script) << " and " << script_name(other)
-         << " script.</p>\n<div class=\"poems\">\n";
+    html << "<h2>Poems</h2>\n<p>From " << escape_html(checkpoint) << " (step " << ckpt.meta().step
+         << "), seed 1, tones " << tone_mode_name(so.tones) << "; each in " << script_name(script) << " and "
+         << script_name(other) << " script.</p>\n<div class=\"poems\">\n";
     for (PoemForm form : {PoemForm::kWujue, PoemForm::kQijue, PoemForm::kWulv, PoemForm::kQilv}) {
       so.form = form;
       so.seed = 1;
