@@ -50,7 +50,7 @@ else
   extra=()
 fi
 # The NCCL PyTorch loads, so that one process holds one NCCL.
-nccl=$(python3 -c 'import os, nvidia.nccl as n; print(os.path.dirname(n.__file__))' 2>/dev/null || true)
+nccl=$(python3 -c 'import nvidia.nccl as n; print(list(n.__path__)[0])' 2>/dev/null || true)
 if [ -n "$nccl" ] && [ -e "$nccl/include/nccl.h" ]; then
   extra+=(-DNCCL_INCLUDE_DIR="$nccl/include" -DNCCL_LIBRARY="$(ls "$nccl"/lib/libnccl.so* | head -1)")
   export LD_LIBRARY_PATH=$nccl/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
