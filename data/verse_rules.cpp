@@ -116,10 +116,16 @@ std::vector<std::vector<std::u32string>> regular_poems(const DatasetFile& file, 
 
 }  // namespace
 
-VerseRules load_verse_rules(const DatasetFile& file) {
+VerseRules load_tone_rules(const DatasetFile& file) {
   VerseRules rules;
-  const Vocabulary& vocab = file.vocab();
   for (const ToneCounts& c : file.tones()) rules.tone.push_back(char_tone(c));
+  rules.rhyme_group.assign(rules.tone.size(), -1);
+  return rules;
+}
+
+VerseRules load_verse_rules(const DatasetFile& file) {
+  VerseRules rules = load_tone_rules(file);
+  const Vocabulary& vocab = file.vocab();
 
   std::vector<int64_t> poems_of(vocab.size(), 0);
   std::map<std::pair<int32_t, int32_t>, int64_t> together;

@@ -59,6 +59,9 @@ struct VerseRules {
 // From a dataset written by prepare: its tone table, its training split's regular poems (rhyme
 // groups) and lines.
 VerseRules load_verse_rules(const DatasetFile& file);
+// The tone table alone (no rhyme groups, no lines), read from /vocab without touching the
+// splits: what a training rank may read beside its own shards.
+VerseRules load_tone_rules(const DatasetFile& file);
 
 // The lines (punctuation removed) of each poem of `split` with form `form` (kFree: every form).
 std::vector<std::vector<std::u32string>> poems_as_lines(const DatasetFile& file, Split split, PoemForm form);

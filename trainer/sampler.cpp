@@ -155,7 +155,7 @@ constexpr double kRepeatPenalty = -1e6;
 class VerseMasks {
  public:
   VerseMasks(const VerseRules& rules, size_t vocab_size, ToneMode mode)
-      : penalty_(mode == ToneMode::kStrict ? kStrictPenalty : kSoftPenalty) {
+      : penalty_(mode == ToneMode::kStrict ? kStrictPenalty : kSoftPenalty), have_groups_(rules.rhyme_groups > 0) {
     std::vector<float> level(vocab_size, 0), oblique(vocab_size, 0), group(vocab_size, -1);
     for (size_t id = 0; id < vocab_size && id < rules.tone.size(); ++id) {
       level[id] = tone_fits(rules.tone[id], 'P') && rules.tone[id] != CharTone::kUnknown ? 0.f : 1.f;
@@ -173,7 +173,10 @@ class VerseMasks {
   }
   // A rhyme: level tone, in `group` (any group while it is -1), not one of `used`.
   torch::Tensor rhyme(int32_t group, const std::vector<int32_t>& used) const {
-    torch::Tensor in_group = group < 0 ? group_ >= 0 : group_ == static_cast<float>(group);
+    // Without learned groups (tone-only rules) a rhyme is a level tone.
+    torch::Tensor in_group = !have_groups_ ? torch::ones_like(group_, torch::kBool)
+                             : group < 0   ? group_ >= 0
+                                           : group_ == static_cast<float>(group);
     torch::Tensor mask = torch::where(in_group, torch::zeros_like(group_), torch::full_like(group_, penalty_)) +
                          tone('P');
     // A rhyme character is not repeated, unless the group has no other left: then repeating it
@@ -184,6 +187,7 @@ class VerseMasks {
 
  private:
   double penalty_;
+  bool have_groups_;
   torch::Tensor level_misfit_;
   torch::Tensor oblique_misfit_;
   torch::Tensor group_;

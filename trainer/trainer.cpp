@@ -361,10 +361,12 @@ TrainResult train(const TrainOptions& options, Communicator* comm, std::ostream&
   std::unique_ptr<VerseRules> verse_rules;
   const auto write_samples = [&](int64_t at_step) {
     for (PoemForm form : {PoemForm::kWujue, PoemForm::kFree}) {
-      // Rank 0's samples follow the tone patterns too; the rules come from the dataset once.
-      if (!verse_rules) verse_rules = std::make_unique<VerseRules>(load_verse_rules(dataset));
+      // Rank 0's samples follow the tone patterns; rhyme groups and the copy check would need
+      // the whole training split, which no rank reads while training (`sample` applies them).
+      if (!verse_rules) verse_rules = std::make_unique<VerseRules>(load_tone_rules(dataset));
       SampleOptions so;
       so.rules = verse_rules.get();
+      so.avoid_copies = false;
       so.form = form;
       so.seed = static_cast<uint64_t>(at_step);
       so.max_chars = 120;
