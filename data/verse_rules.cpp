@@ -56,13 +56,12 @@ std::vector<TonePattern> regulated_patterns(PoemForm form) {
   return patterns;
 }
 
-std::vector<std::vector<std::u32string>> poems_as_lines(const DatasetFile& file, Split split, PoemForm form) {
+std::vector<PoemLines> poems_as_lines(const DatasetFile& file, Split split) {
   const SplitData index = file.read_index(split);
   const std::vector<int32_t> tokens = file.read_tokens(split, 0, index.poem_offsets.back());
   const Vocabulary& vocab = file.vocab();
-  std::vector<std::vector<std::u32string>> poems;
+  std::vector<PoemLines> poems;
   for (size_t p = 0; p + 1 < index.poem_offsets.size(); ++p) {
-    if (form != PoemForm::kFree && index.forms[p] != static_cast<uint8_t>(form)) continue;
     std::vector<std::u32string> lines;
     std::u32string line;
     for (int64_t t = index.poem_offsets[p]; t < index.poem_offsets[p + 1]; ++t) {
@@ -75,7 +74,7 @@ std::vector<std::vector<std::u32string>> poems_as_lines(const DatasetFile& file,
       }
     }
     if (!line.empty()) lines.push_back(line);
-    poems.push_back(std::move(lines));
+    poems.push_back({static_cast<PoemForm>(index.forms[p]), std::move(lines)});
   }
   return poems;
 }
@@ -105,15 +104,6 @@ int32_t find_root(std::vector<int32_t>& parent, int32_t x) {
   return x;
 }
 
-std::vector<std::vector<std::u32string>> regular_poems(const DatasetFile& file, Split split) {
-  std::vector<std::vector<std::u32string>> all;
-  for (PoemForm f : {PoemForm::kWujue, PoemForm::kQijue, PoemForm::kWulv, PoemForm::kQilv}) {
-    auto poems = poems_as_lines(file, split, f);
-    all.insert(all.end(), poems.begin(), poems.end());
-  }
-  return all;
-}
-
 }  // namespace
 
 VerseRules load_tone_rules(const DatasetFile& file) {
@@ -127,10 +117,12 @@ VerseRules load_verse_rules(const DatasetFile& file) {
   VerseRules rules = load_tone_rules(file);
   const Vocabulary& vocab = file.vocab();
 
+  const std::vector<PoemLines> poems = poems_as_lines(file, Split::kTrain);
   std::vector<int64_t> poems_of(vocab.size(), 0);
   std::map<std::pair<int32_t, int32_t>, int64_t> together;
-  for (const auto& lines : regular_poems(file, Split::kTrain)) {
-    const auto ids = rhyme_ids(lines, vocab, rules.tone);
+  for (const PoemLines& poem : poems) {
+    if (!is_regular(poem.form)) continue;
+    const auto ids = rhyme_ids(poem.lines, vocab, rules.tone);
     if (ids.size() < 2) continue;
     for (int32_t a : ids) ++poems_of[static_cast<size_t>(a)];
     for (size_t i = 0; i < ids.size(); ++i) {
@@ -157,9 +149,7 @@ VerseRules load_verse_rules(const DatasetFile& file) {
   }
   rules.rhyme_groups = static_cast<int32_t>(number.size());
 
-  for (const auto& lines : poems_as_lines(file, Split::kTrain, PoemForm::kFree)) {
-    rules.training_lines.insert(lines.begin(), lines.end());
-  }
+  for (const PoemLines& poem : poems) rules.training_lines.insert(poem.lines.begin(), poem.lines.end());
   return rules;
 }
 
@@ -168,9 +158,10 @@ RhymeAgreement measure_rhyme_agreement(const VerseRules& rules, const DatasetFil
   const Vocabulary& vocab = file.vocab();
   std::map<int32_t, int64_t> group_uses;
   int64_t uses = 0;
-  for (const auto& lines : regular_poems(file, split)) {
+  for (const PoemLines& poem : poems_as_lines(file, split)) {
+    if (!is_regular(poem.form)) continue;
     std::vector<int32_t> groups;
-    for (int32_t id : rhyme_ids(lines, vocab, rules.tone)) {
+    for (int32_t id : rhyme_ids(poem.lines, vocab, rules.tone)) {
       const int32_t g = rules.rhyme_group[static_cast<size_t>(id)];
       if (g < 0) continue;
       groups.push_back(g);

@@ -63,8 +63,13 @@ VerseRules load_verse_rules(const DatasetFile& file);
 // splits: what a training rank may read beside its own shards.
 VerseRules load_tone_rules(const DatasetFile& file);
 
-// The lines (punctuation removed) of each poem of `split` with form `form` (kFree: every form).
-std::vector<std::vector<std::u32string>> poems_as_lines(const DatasetFile& file, Split split, PoemForm form);
+struct PoemLines {
+  PoemForm form;
+  std::vector<std::u32string> lines;  // punctuation removed
+};
+
+// Every poem of `split`, as lines, from one read of its tokens.
+std::vector<PoemLines> poems_as_lines(const DatasetFile& file, Split split);
 
 RhymeAgreement measure_rhyme_agreement(const VerseRules& rules, const DatasetFile& file, Split split);
 

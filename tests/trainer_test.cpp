@@ -10,6 +10,7 @@
 #include "data/dataset_file.h"
 #include "data/text_cleaner.h"
 #include "test_support.h"
+#include "untrained_model.h"
 #include "trainer/batch_stream.h"
 #include "trainer/chunked_cross_entropy.h"
 #include "trainer/sampler.h"
@@ -164,12 +165,7 @@ class Sampling : public ::testing::Test {
     test::write_fixture_dataset(dir_ / "d.h5", 40);
     const DatasetFile file(dir_ / "d.h5");
     vocab_ = file.vocab();
-    torch::manual_seed(3);
-    ModelConfig config;
-    config.embed = 16;
-    config.hidden = 32;
-    config.layers = 1;
-    model_ = PoetModel(static_cast<int64_t>(vocab_.size()), config);
+    model_ = test::untrained_model(static_cast<int64_t>(vocab_.size()));
   }
   ScratchDir dir_;
   Vocabulary vocab_;

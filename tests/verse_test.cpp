@@ -9,6 +9,7 @@
 #include "data/text_cleaner.h"
 #include "data/verse_rules.h"
 #include "test_support.h"
+#include "untrained_model.h"
 #include "trainer/evaluate.h"
 #include "trainer/sampler.h"
 
@@ -62,12 +63,7 @@ class Verse : public ::testing::Test {
       rules_.rhyme_group.push_back(rules_.tone.back() == CharTone::kLevel ? static_cast<int32_t>(id % 9 / 3) : -1);
     }
     rules_.rhyme_groups = 3;
-    torch::manual_seed(3);
-    ModelConfig config;
-    config.embed = 16;
-    config.hidden = 32;
-    config.layers = 1;
-    model_ = PoetModel(static_cast<int64_t>(vocab_.size()), config);
+    model_ = test::untrained_model(static_cast<int64_t>(vocab_.size()));
   }
 
   std::vector<std::u32string> plain_lines(const SampledPoem& poem) {

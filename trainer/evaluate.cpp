@@ -150,6 +150,7 @@ void run_evaluate(const EvaluateOptions& o, std::ostream& out) {
       summed_loss(model, val, val.total_rows(), config.data.batch_size, torch::Device(torch::kCPU));
   const double val_loss = targets > 0 ? loss_sum / static_cast<double>(targets) : NAN;
 
+  const std::vector<PoemLines> val_poems = poems_as_lines(file, Split::kVal);
   std::vector<Row> rows;
   for (PoemForm form : {PoemForm::kWujue, PoemForm::kQijue, PoemForm::kWulv, PoemForm::kQilv}) {
     for (const std::string& mode : o.tones) {
@@ -168,7 +169,9 @@ void run_evaluate(const EvaluateOptions& o, std::ostream& out) {
       rows.push_back(row);
     }
     Row real{form_label(form), "validation poems"};
-    for (const auto& lines : poems_as_lines(file, Split::kVal, form)) real.add(score_poem(lines, form, rules, vocab));
+    for (const PoemLines& poem : val_poems) {
+      if (poem.form == form) real.add(score_poem(poem.lines, form, rules, vocab));
+    }
     real.finish();
     rows.push_back(real);
   }

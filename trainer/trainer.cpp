@@ -10,8 +10,8 @@
 
 #include <algorithm>
 #include <chrono>
-#include <csignal>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -20,6 +20,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/chrome_trace.h"
 #include "common/cpu_count.h"
 #include "common/error.h"
 #include "common/interrupt.h"
@@ -28,7 +29,6 @@
 #include "data/prepare_report.h"
 #include "data/verse_rules.h"
 #include "trainer/batch_stream.h"
-#include "common/chrome_trace.h"
 #include "trainer/checkpoint.h"
 #include "trainer/gradient_reducer.h"
 #include "trainer/poet_model.h"
