@@ -37,7 +37,7 @@ double time_median(int repeats, Fn fn) {
 int main(int argc, char** argv) {
   poet::MpiSession mpi(&argc, &argv);
   try {
-    const auto comm = poet::make_communicator("mpi");
+    const auto comm = poet::make_communicator("cpu", "mpi", /*distributed=*/true);
     const int n = comm->size();
     const double factor = n > 1 ? 2.0 * (n - 1) / n : 1.0;
     if (comm->rank() == 0) {

@@ -15,9 +15,9 @@
 
 #include "common/error.h"
 #include "data/dataset_file.h"
-#include "trainer/batch_stream.h"
-#include "trainer/poet_model.h"
-#include "trainer/torch_threads.h"
+#include "model/batch_stream.h"
+#include "model/poet_model.h"
+#include "model/torch_threads.h"
 #include "trainer/train_step.h"
 
 namespace {

@@ -39,6 +39,8 @@ class Communicator {
   virtual int local_rank() const = 0;
   virtual int local_size() const = 0;
   virtual const char* backend() const = 0;
+  // Where this rank computes, and so where the tensors given to the collectives live.
+  virtual torch::Device device() const = 0;
 
   // Starts summing a contiguous tensor across ranks, in place; `label` names it in stall
   // warnings and timeouts. Every rank must start the same collectives in the same order.
@@ -56,9 +58,13 @@ class Communicator {
   virtual std::vector<int64_t> all_gather(int64_t value) = 0;
 };
 
-// "mpi", "nccl" or "auto" (NCCL when this build has it and a CUDA device is visible, else MPI).
-// Needs MPI initialised (see MpiSession). Throws poet::Error for "nccl" without NCCL or a GPU.
-std::unique_ptr<Communicator> make_communicator(const std::string& backend);
+// The job's device and backend, decided together. `device`: auto (CUDA when visible), cpu or
+// cuda; `backend`: auto (NCCL with CUDA, MPI with the CPU), mpi or nccl; `distributed`: started
+// by mpirun or srun. One process gets a LocalCommunicator; ranks of several take GPUs in turn
+// (local rank r uses GPU r mod GPUs visible). A pair that cannot work is refused with a
+// poet::Error that names both choices. Several ranks need MPI initialised (see MpiSession).
+std::unique_ptr<Communicator> make_communicator(const std::string& device, const std::string& backend,
+                                                bool distributed);
 
 // True when this process was started by mpirun/mpiexec or srun with PMI (rank variables set).
 bool launched_by_mpi();

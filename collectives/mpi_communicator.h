@@ -17,6 +17,7 @@ class MpiCommunicator final : public Communicator {
   int local_rank() const override { return local_rank_; }
   int local_size() const override { return local_size_; }
   const char* backend() const override { return "mpi"; }
+  torch::Device device() const override { return torch::Device(torch::kCPU); }
   std::unique_ptr<PendingCollective> start_all_reduce_sum(const torch::Tensor& tensor,
                                                           const std::string& label) override;
   void set_timeouts(const CollectiveTimeouts& timeouts) override { watch_->set_timeouts(timeouts); }

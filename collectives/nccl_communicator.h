@@ -27,6 +27,7 @@ class NcclCommunicator final : public Communicator {
   int local_rank() const override { return mpi_->local_rank(); }
   int local_size() const override { return mpi_->local_size(); }
   const char* backend() const override { return "nccl"; }
+  torch::Device device() const override { return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(device_)); }
   std::unique_ptr<PendingCollective> start_all_reduce_sum(const torch::Tensor& tensor,
                                                           const std::string& label) override;
   void set_timeouts(const CollectiveTimeouts& timeouts) override;

@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <regex>
 
 #include "common/error.h"
 
@@ -56,6 +58,29 @@ void TempFile::commit() {
   committed_ = true;
   const fs::path dir = fs::path(destination_).has_parent_path() ? fs::path(destination_).parent_path() : ".";
   fsync_path(dir.string(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+void write_file_atomically(const std::string& destination, const std::string& text) {
+  TempFile file(destination);
+  {
+    std::ofstream out(file.path(), std::ios::trunc | std::ios::binary);
+    out << text;
+    if (!out.flush()) throw Error("cannot write output " + destination + ": " + errno_text());
+  }
+  file.commit();
+}
+
+std::vector<std::string> remove_stale_temp_files(const std::string& dir) {
+  static const std::regex kTempName(R"(\..+\.tmp\.[0-9]+)");
+  std::vector<std::string> removed;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (entry.is_regular_file(ec) && std::regex_match(name, kTempName) && fs::remove(entry.path(), ec)) {
+      removed.push_back(name);
+    }
+  }
+  return removed;
 }
 
 }  // namespace poet

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace poet {
 
@@ -26,5 +27,13 @@ class TempFile {
   std::string temp_path_;
   bool committed_ = false;
 };
+
+// Writes `text` to `destination` through a TempFile: readers see the old file or the new one.
+void write_file_atomically(const std::string& destination, const std::string& text);
+
+// Removes the temporary files (".NAME.tmp.PID") that a killed writer left in `dir`, and returns
+// their names. Only for a caller that is the one writer of `dir`: it would remove another
+// live writer's file too.
+std::vector<std::string> remove_stale_temp_files(const std::string& dir);
 
 }  // namespace poet

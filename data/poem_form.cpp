@@ -1,9 +1,15 @@
-// classify_form(): counts lines ended by ，。？！； and their lengths.
+// classify_form(): counts lines ended by ，。？！； and their lengths, and finds the form of that
+// shape.
 #include "data/poem_form.h"
 
 #include "data/text_cleaner.h"
 
 namespace poet {
+
+FormShape form_shape(PoemForm form) {
+  static constexpr std::array<FormShape, kNumForms> kShapes = {{{0, 0}, {4, 5}, {4, 7}, {8, 5}, {8, 7}}};
+  return kShapes[static_cast<size_t>(form)];
+}
 
 PoemForm classify_form(std::u32string_view text) {
   int lines = 0;
@@ -22,10 +28,10 @@ PoemForm classify_form(std::u32string_view text) {
     }
   }
   if (current != 0) return PoemForm::kFree;  // an unfinished last line
-  if (line_length == 5 && lines == 4) return PoemForm::kWujue;
-  if (line_length == 7 && lines == 4) return PoemForm::kQijue;
-  if (line_length == 5 && lines == 8) return PoemForm::kWulv;
-  if (line_length == 7 && lines == 8) return PoemForm::kQilv;
+  for (PoemForm form : kRegularForms) {
+    const FormShape shape = form_shape(form);
+    if (lines == shape.lines && line_length == static_cast<size_t>(shape.chars)) return form;
+  }
   return PoemForm::kFree;
 }
 

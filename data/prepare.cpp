@@ -5,6 +5,7 @@
 #include <xxhash.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -14,7 +15,7 @@
 #include "common/error.h"
 #include "common/interrupt.h"
 #include "common/parallel_for.h"
-#include "common/progress_bar.h"
+#include "common/progress_display.h"
 #include "common/seeded_shuffle.h"
 #include "common/temp_file.h"
 #include "common/utf8.h"
@@ -204,12 +205,21 @@ PrepareReport prepare_dataset(const PrepareOptions& options, std::ostream& log) 
 
   // ---------------------------------------------------------------------------
   // Read tone patterns, then read and clean the poems, one file per task.
-  ProgressBar progress("prepare: reading files", static_cast<long>(corpus.strain_files.size() + corpus.poem_files.size()));
+  // A bar where a person watches; a log gets the report instead of a line per file.
+  ProgressDisplay progress(log, progress_style("auto") == ProgressStyle::kBar ? ProgressStyle::kBar
+                                                                                    : ProgressStyle::kOff);
+  const size_t files = corpus.strain_files.size() + corpus.poem_files.size();
+  std::atomic<size_t> files_read{0};
+  const auto file_done = [&] {
+    const size_t done = ++files_read;
+    progress.update("prepare: reading files " + std::to_string(done) + "/" + std::to_string(files),
+                    static_cast<double>(done) / static_cast<double>(files));
+  };
   std::vector<PoemFile> strain_files(corpus.strain_files.size());
   parallel_for(strain_files.size(), threads, [&](size_t i) {
     throw_if_interrupted();
     strain_files[i] = read_strain_file(corpus.strain_files[i]);
-    progress.advance();
+    file_done();
   });
   PatternIndex patterns;
   for (auto& f : strain_files) {
@@ -219,7 +229,7 @@ PrepareReport prepare_dataset(const PrepareOptions& options, std::ostream& log) 
   parallel_for(results.size(), threads, [&](size_t i) {
     throw_if_interrupted();
     results[i] = process_poem_file(corpus.poem_files[i], patterns, converter);
-    progress.advance();
+    file_done();
   });
   progress.finish();
   warn_skipped(log, results);

@@ -3,6 +3,7 @@
 
 #include <cstdio>
 
+#include "common/number_format.h"
 #include "data/poem_form.h"
 
 namespace poet {
@@ -64,12 +65,6 @@ void from_json(const nlohmann::json& j, PrepareReport& r) {
   j.at("vocab_with_tone").get_to(r.vocab_with_tone);
   j.at("val_unigram_perplexity").get_to(r.val_unigram_perplexity);
   j.at("seconds").get_to(r.seconds);
-}
-
-std::string with_commas(long long n) {
-  std::string digits = std::to_string(n < 0 ? -n : n);
-  for (int i = static_cast<int>(digits.size()) - 3; i > 0; i -= 3) digits.insert(static_cast<size_t>(i), ",");
-  return n < 0 ? "-" + digits : digits;
 }
 
 void print_report(std::ostream& out, const PrepareReport& r) {

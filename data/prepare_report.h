@@ -8,6 +8,9 @@
 
 #include <nlohmann/json.hpp>
 
+// with_commas() moved to common/number_format.h; this include stays only until trainer/ includes
+// that header itself.
+#include "common/number_format.h"
 #include "data/text_cleaner.h"
 #include "data/tone_table.h"
 
@@ -52,8 +55,5 @@ void to_json(nlohmann::json& j, const PrepareReport& r);
 void from_json(const nlohmann::json& j, PrepareReport& r);
 
 void print_report(std::ostream& out, const PrepareReport& report);
-
-// 1234567 -> "1,234,567".
-std::string with_commas(long long n);
 
 }  // namespace poet

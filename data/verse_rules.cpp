@@ -28,10 +28,32 @@ std::string TonePattern::name() const {
   return std::string(level_start ? "平起" : "仄起") + (first_line_rhymes ? "首句入韵" : "首句不入韵");
 }
 
+CharTone VerseRules::tone_of(int32_t id) const {
+  return id >= 0 && static_cast<size_t>(id) < tone.size() ? tone[static_cast<size_t>(id)] : CharTone::kUnknown;
+}
+
+int32_t VerseRules::rhyme_group_of(int32_t id) const {
+  return id >= 0 && static_cast<size_t>(id) < rhyme_group.size() ? rhyme_group[static_cast<size_t>(id)] : -1;
+}
+
+std::string tone_marks(const std::u32string& line, const Vocabulary& vocab, const VerseRules& rules) {
+  std::string marks;
+  for (char32_t c : line) {
+    if (!is_ideograph(c)) continue;
+    switch (rules.tone_of(vocab.id_of(c))) {
+      case CharTone::kLevel: marks += "平"; break;
+      case CharTone::kOblique: marks += "仄"; break;
+      case CharTone::kBoth: marks += "中"; break;
+      default: marks += "？";
+    }
+  }
+  return marks;
+}
+
 std::vector<TonePattern> regulated_patterns(PoemForm form) {
   if (!is_regular(form)) return {};
-  const bool seven = form == PoemForm::kQijue || form == PoemForm::kQilv;
-  const int lines = form == PoemForm::kWulv || form == PoemForm::kQilv ? 8 : 4;
+  const FormShape shape = form_shape(form);
+  const bool seven = shape.chars == 7;
   // The four five-character lines; a seven-character line puts the two opposite tones first.
   const std::string a = "ZZPPZ", b = "PPZZP", c = "PPPZZ", d = "ZZZPP";
   const auto widen = [&](std::string line) {
@@ -46,7 +68,7 @@ std::vector<TonePattern> regulated_patterns(PoemForm form) {
     TonePattern p;
     const auto& base = quatrains[q];
     const auto& plain = quatrains[q < 2 ? 0 : 2];  // a regulated poem's second half never rhymes its first line
-    for (int i = 0; i < lines; ++i)
+    for (int i = 0; i < shape.lines; ++i)
       p.lines.push_back(widen(i < 4 ? base[static_cast<size_t>(i)] : plain[static_cast<size_t>(i - 4)]));
     const std::string first = seven ? (base[0][0] == 'Z' ? "PP" : "ZZ") + base[0] : base[0];
     p.level_start = first[1] == 'P';
@@ -88,10 +110,7 @@ std::vector<int32_t> rhyme_ids(const std::vector<std::u32string>& lines, const V
   for (size_t i = 1; i < lines.size(); i += 2) {
     if (lines[i].empty()) continue;
     const int32_t id = vocab.id_of(lines[i].back());
-    if (id >= Vocabulary::kNumSpecial && tone_fits(tone[static_cast<size_t>(id)], 'P') &&
-        tone[static_cast<size_t>(id)] != CharTone::kUnknown) {
-      ids.insert(id);
-    }
+    if (id >= Vocabulary::kNumSpecial && tone_fits(tone[static_cast<size_t>(id)], 'P')) ids.insert(id);
   }
   return {ids.begin(), ids.end()};
 }

@@ -17,6 +17,7 @@
 
 #include "data/dataset_file.h"
 #include "data/poem_form.h"
+#include "data/vocabulary.h"
 
 namespace poet {
 
@@ -25,6 +26,7 @@ enum class CharTone : uint8_t { kUnknown, kLevel, kOblique, kBoth };
 // Level, oblique, or both when the rarer reading is at least a fifth of the readings.
 CharTone char_tone(const ToneCounts& counts);
 // Does a character of tone `tone` fit pattern mark `mark` ('P' level, 'Z' oblique, '*' either)?
+// An unknown tone fits only '*'.
 bool tone_fits(CharTone tone, char mark);
 
 // One regulated pattern: a string of P/Z/'*' a line ('*': the 一三五不论 positions).
@@ -54,7 +56,15 @@ struct VerseRules {
   std::vector<int32_t> rhyme_group;  // by token id; -1: none learned
   int32_t rhyme_groups = 0;
   std::unordered_set<std::u32string> training_lines;  // lines of the training split, no punctuation
+
+  // By token id, as the tables above; kUnknown and -1 beyond them (tone-only rules, or a
+  // vocabulary larger than the table).
+  CharTone tone_of(int32_t id) const;
+  int32_t rhyme_group_of(int32_t id) const;
 };
+
+// A line's tones as 平 仄 中 (both) ？ (unknown), one a Chinese character.
+std::string tone_marks(const std::u32string& line, const Vocabulary& vocab, const VerseRules& rules);
 
 // From a dataset written by prepare: its tone table, its training split's regular poems (rhyme
 // groups) and lines.

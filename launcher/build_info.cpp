@@ -16,7 +16,7 @@
 
 #include "build_config.h"
 #include "git_commit.h"
-#include "trainer/torch_threads.h"
+#include "model/torch_threads.h"
 
 namespace poet {
 

@@ -12,14 +12,15 @@
 #include "collectives/communicator.h"
 #include "common/error.h"
 #include "common/interrupt.h"
+#include "config/train_config.h"
 #include "data/inspect.h"
 #include "data/prepare.h"
 #include "launcher/build_info.h"
 #include "launcher/job_cli.h"
 #include "launcher/slurm_jobs.h"
-#include "trainer/evaluate.h"
-#include "trainer/report.h"
-#include "trainer/sample_command.h"
+#include "poems/evaluate.h"
+#include "poems/report.h"
+#include "poems/sample_command.h"
 #include "trainer/trainer.h"
 
 namespace poet {
@@ -91,19 +92,22 @@ void add_train(CLI::App& app, TrainOptions& o, TrainFlags& flags) {
   cmd->add_flag("--overfit-batch", o.overfit_batch, "Train on one batch until the loss is near zero");
   cmd->add_option("--stop-after-steps", o.stop_after_steps,
                   "Write a checkpoint and stop after this many steps (resume continues the run)");
-  cmd->add_option("--backend", flags.backend, "Collectives under mpirun: auto (NCCL with GPUs, else MPI), mpi or nccl")
+  cmd->add_option("--backend", flags.backend, "Collectives under mpirun: auto (NCCL on CUDA, MPI on the CPU), mpi or nccl; checked against run.device")
       ->check(CLI::IsMember({"auto", "mpi", "nccl"}))
       ->capture_default_str();
   cmd->add_option("--collective-timeout", flags.collective_timeout,
-                  "Seconds a collective may wait before the job is ended (default 300; distributed.collective_timeout_s)")
+                  config_key_help("distributed.collective_timeout_s"))
       ->check(CLI::PositiveNumber);
-  cmd->add_option("--stall-warning", flags.stall_warning,
-                  "Seconds a collective waits before the ranks not arrived are named (default 60)")
+  cmd->add_option("--stall-warning", flags.stall_warning, config_key_help("distributed.stall_warning_s"))
       ->check(CLI::PositiveNumber);
   cmd->add_option("--requeue-on", flags.requeue_on,
                   "Under Slurm: stopped by this signal (or TERM), checkpoint and requeue the job (scontrol requeue)")
       ->check(CLI::IsMember({"USR1", "USR2"}));
   cmd->add_option("--trace", o.trace_path, "Write a Chrome trace (Perfetto) of rank 0's first 20 steps to this file");
+  cmd->add_option("--progress", o.progress,
+                  "auto (a bar where a person watches a terminal, plain lines in logs and batch jobs), bar or plain")
+      ->check(CLI::IsMember({"auto", "bar", "plain"}))
+      ->capture_default_str();
 }
 
 void add_sample(CLI::App& app, SampleCommand& c, std::string& script) {
@@ -153,14 +157,15 @@ int run_train(TrainOptions o, const TrainFlags& flags) {
   if (flags.stall_warning > 0) {
     o.overrides.push_back("distributed.stall_warning_s=" + std::to_string(flags.stall_warning));
   }
-  // Under mpirun or srun every rank joins one job; started alone, this is one process.
-  std::unique_ptr<Communicator> comm;
-  if (launched_by_mpi()) comm = make_communicator(flags.backend);
-  check_slurm_world_size(comm ? comm->size() : 1);
-  if (!comm || comm->rank() == 0) std::cout << versions_line() << "\n";
-  const TrainResult result = train(o, comm.get(), std::cout);
+  const TrainConfig config = resolve_train_config(o);
+  // Under mpirun or srun every rank joins one job; started alone, this is a world of one.
+  const auto comm = make_communicator(config.run.device, flags.backend, launched_by_mpi());
+  comm->set_timeouts({config.distributed.stall_warning_s, config.distributed.collective_timeout_s});
+  check_slurm_world_size(comm->size());
+  if (comm->rank() == 0) std::cout << versions_line() << "\n";
+  const TrainResult result = train(o, config, *comm, std::cout);
   if (result.interrupted) {
-    if (comm && comm->rank() != 0) return kExitInterrupted;  // rank 0 speaks for the job
+    if (comm->rank() != 0) return kExitInterrupted;  // rank 0 speaks for the job
     std::cerr << "poet_dist: interrupted at step " << result.step << "; checkpoint written, resume with --resume auto\n";
     if (result.requeue && requeue_this_job(std::cerr)) {
       std::cerr << "poet_dist: requeued job " << std::getenv("SLURM_JOB_ID") << "; it resumes from step "

@@ -28,6 +28,10 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* kCommentPrefix = "poet_dist:";
+// The jobs of slurm/*.sbatch carry no comment and write no job.json; they are known by their
+// names (poet-cpu, poet-8gpu, ...) and train into RUN_ROOT/JOBNAME-JOBID, with RUN_ROOT
+// ($POET_RUN_ROOT, default runs) taken from the folder sbatch ran in.
+constexpr const char* kScriptJobPrefix = "poet-";
 
 // Slurm's command, or an error that says what to do without it.
 std::string slurm_command(const std::string& name) {
@@ -43,16 +47,6 @@ std::string slurm_command(const std::string& name) {
 ProcessResult run_slurm(std::vector<std::string> argv) {
   argv[0] = slurm_command(argv[0]);
   return run_process(argv);
-}
-
-void write_file_atomically(const fs::path& path, const std::string& text) {
-  TempFile file(path.string());
-  {
-    std::ofstream out(file.path(), std::ios::trunc | std::ios::binary);
-    out << text;
-    if (!out.flush()) throw Error(path.string() + ": cannot write");
-  }
-  file.commit();
 }
 
 std::string trim(std::string s) {
@@ -78,21 +72,49 @@ struct JobRow {
   std::string log;
 };
 
-// job.json of every run directory under `run_root`, by job id.
+bool is_script_job(const std::string& name) { return name.rfind(kScriptJobPrefix, 0) == 0; }
+
+// The run directory of a slurm/*.sbatch job that sbatch started in `work_dir`.
+std::string script_run_dir(const std::string& work_dir, const std::string& run_root, const std::string& name,
+                           const std::string& id) {
+  return (fs::path(work_dir) / run_root / (name + "-" + id)).lexically_normal().string();
+}
+
+// The job that `submit` recorded in `run_dir`/job.json; no id if the record is unreadable.
+JobRow submitted_job(const fs::path& run_dir) {
+  JobRow row;
+  const auto j = nlohmann::json::parse(std::ifstream(run_dir / "job.json"), nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.contains("job_id")) return row;
+  row.id = j.value("job_id", "");
+  row.name = j.value("name", "");
+  row.run_dir = j.value("run_dir", run_dir.string());
+  row.log = row.run_dir + "/slurm-" + row.id + ".out";
+  return row;
+}
+
+// The slurm/*.sbatch job whose run directory `run_dir` is, from its JOBNAME-JOBID; no id if
+// the name is not of that form. Its log is in the folder sbatch ran in, which is not known here.
+JobRow script_job(const fs::path& run_dir) {
+  JobRow row;
+  const std::string folder = run_dir.filename().string();
+  const size_t dash = folder.rfind('-');
+  if (dash == std::string::npos || !is_script_job(folder.substr(0, dash))) return row;
+  const std::string id = folder.substr(dash + 1);
+  if (id.empty() || id.find_first_not_of("0123456789") != std::string::npos) return row;
+  row.id = id;
+  row.name = folder.substr(0, dash);
+  row.run_dir = fs::absolute(run_dir).lexically_normal().string();
+  return row;
+}
+
+// The jobs whose run directories are under `run_root`, by job id.
 std::map<std::string, JobRow> recorded_jobs(const std::string& run_root) {
   std::map<std::string, JobRow> jobs;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(run_root, ec)) {
-    const fs::path record = entry.path() / "job.json";
-    if (!fs::exists(record)) continue;
-    const auto j = nlohmann::json::parse(std::ifstream(record), nullptr, /*allow_exceptions=*/false);
-    if (j.is_discarded() || !j.contains("job_id")) continue;
-    JobRow row;
-    row.id = j.value("job_id", "");
-    row.name = j.value("name", "");
-    row.run_dir = j.value("run_dir", entry.path().string());
-    row.log = row.run_dir + "/slurm-" + row.id + ".out";
-    jobs[row.id] = row;
+    if (!entry.is_directory()) continue;
+    JobRow row = fs::exists(entry.path() / "job.json") ? submitted_job(entry.path()) : script_job(entry.path());
+    if (!row.id.empty()) jobs[row.id] = row;
   }
   return jobs;
 }
@@ -146,7 +168,7 @@ void submit_job(SubmitOptions options, std::ostream& out) {
   slurm_command("sbatch");
   fs::create_directories(job.run_dir);
   const fs::path script_path = fs::path(job.run_dir) / "job.sbatch";
-  write_file_atomically(script_path, script);
+  write_file_atomically(script_path.string(), script);
   // The name goes to sbatch as an argument: whatever it holds, no shell reads it.
   const ProcessResult r = run_slurm({"sbatch", "--parsable", "--job-name=" + job.name,
                                      std::string("--comment=") + kCommentPrefix + job.run_dir, script_path.string()});
@@ -167,30 +189,35 @@ void submit_job(SubmitOptions options, std::ostream& out) {
                                  {"log", job.run_dir + "/slurm-" + id + ".out"},
                                  {"commit", job.commit},
                                  {"submitted", submitted}};
-  write_file_atomically(fs::path(job.run_dir) / "job.json", record.dump(2) + "\n");
+  write_file_atomically((fs::path(job.run_dir) / "job.json").string(), record.dump(2) + "\n");
   out << id << "\n";
 }
 
 void list_jobs(const std::string& run_root, std::ostream& out) {
   std::map<std::string, JobRow> jobs = recorded_jobs(run_root);
-  // Live jobs, including poet_dist jobs submitted from other run roots (found by their comment).
-  const ProcessResult q = run_slurm({"squeue", "--me", "-h", "-o", "%i|%j|%T|%M|%D|%k"});
+  // Live jobs, including poet_dist jobs submitted from other run roots (found by their comment)
+  // and those of slurm/*.sbatch, pending ones too (found by their name).
+  const ProcessResult q = run_slurm({"squeue", "--me", "-h", "-o", "%i|%j|%T|%M|%D|%Z|%k"});
   if (q.exit_code != 0) throw Error("squeue failed: " + trim(q.err));
   std::istringstream lines(q.out);
   for (std::string line; std::getline(lines, line);) {
     std::vector<std::string> f;
     std::istringstream cells(line);
     for (std::string cell; std::getline(cells, cell, '|');) f.push_back(cell);
-    if (f.size() < 6) continue;
-    const bool ours = f[5].rfind(kCommentPrefix, 0) == 0;
-    if (!ours && jobs.count(f[0]) == 0) continue;
+    if (f.size() < 7) continue;
+    const bool submitted = f[6].rfind(kCommentPrefix, 0) == 0;
+    if (!submitted && !is_script_job(f[1]) && jobs.count(f[0]) == 0) continue;
     JobRow& row = jobs[f[0]];
     row.id = f[0];
     row.name = f[1];
     row.state = f[2];
     row.elapsed = f[3];
     row.nodes = f[4];
-    if (ours) row.run_dir = f[5].substr(std::string(kCommentPrefix).size());
+    if (submitted) {
+      row.run_dir = f[6].substr(std::string(kCommentPrefix).size());
+    } else if (row.run_dir.empty()) {
+      row.run_dir = script_run_dir(/*work_dir=*/f[5], run_root, row.name, row.id);
+    }
   }
   const bool have_sacct = !find_on_path("sacct").empty();
   for (auto& [id, row] : jobs) {
@@ -245,9 +272,8 @@ void show_logs(const std::string& job_id, const std::string& run_root, bool foll
   require_job_id(job_id);
   const auto jobs = recorded_jobs(run_root);
   std::string log;
-  if (jobs.count(job_id) != 0) {
-    log = jobs.at(job_id).log;
-  } else {
+  if (jobs.count(job_id) != 0) log = jobs.at(job_id).log;
+  if (log.empty()) {
     const auto fields = scontrol_job(job_id);
     if (fields.count("StdOut") != 0) log = fields.at("StdOut");
   }

@@ -1,7 +1,9 @@
 // `poet_dist submit | jobs | cancel | logs`: training jobs on a Slurm cluster, through Slurm's
 // own commands (sbatch, squeue, scontrol, sacct, scancel), never a scheduler of our own. Each
-// job's run directory holds its batch script, its log (slurm-JOBID.out) and job.json (id,
-// name, config, script, source commit), and the job's comment names the run directory.
+// submitted job's run directory holds its batch script, its log (slurm-JOBID.out) and job.json
+// (id, name, config, script, source commit), and the job's comment names the run directory.
+// Jobs started straight from slurm/*.sbatch are listed too: their names start with poet- and
+// their run directories are RUN_ROOT/JOBNAME-JOBID.
 #pragma once
 
 #include <ostream>
@@ -19,7 +21,8 @@ struct SubmitOptions {
 
 // Prints the job id (or, with dry_run, the script). Throws poet::Error on failure.
 void submit_job(SubmitOptions options, std::ostream& out);
-// A table of this user's poet_dist jobs: id, name, state, elapsed, nodes, latest step and loss.
+// A table of this user's poet_dist jobs, submitted or started from slurm/*.sbatch: id, name,
+// state, elapsed, nodes, latest step and loss.
 void list_jobs(const std::string& run_root, std::ostream& out);
 void cancel_job(const std::string& job_id, std::ostream& out);
 // Prints the job's log; with follow, keeps printing until the job has ended.

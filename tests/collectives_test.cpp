@@ -10,7 +10,7 @@ namespace poet {
 namespace {
 
 TEST(MpiCommunicator, AllReduceSumsEveryElementAcrossRanks) {
-  const auto comm = make_communicator("mpi");
+  const auto comm = make_communicator("cpu", "mpi", /*distributed=*/true);
   const int n = comm->size();
   const int r = comm->rank();
   torch::Tensor f = torch::arange(1000, torch::kFloat32) * static_cast<float>(r + 1);
@@ -29,7 +29,7 @@ TEST(MpiCommunicator, AllReduceSumsEveryElementAcrossRanks) {
 }
 
 TEST(MpiCommunicator, BroadcastCopiesTheRootsTensor) {
-  const auto comm = make_communicator("mpi");
+  const auto comm = make_communicator("cpu", "mpi", /*distributed=*/true);
   const int root = comm->size() - 1;
   torch::Tensor t = torch::full({64}, static_cast<float>(comm->rank()), torch::kFloat32);
   comm->broadcast(t, root);
@@ -37,7 +37,7 @@ TEST(MpiCommunicator, BroadcastCopiesTheRootsTensor) {
 }
 
 TEST(MpiCommunicator, AllGatherAndBarrier) {
-  const auto comm = make_communicator("mpi");
+  const auto comm = make_communicator("cpu", "mpi", /*distributed=*/true);
   const auto values = comm->all_gather(100 + comm->rank());
   comm->barrier();
   ASSERT_EQ(values.size(), static_cast<size_t>(comm->size()));
@@ -45,28 +45,28 @@ TEST(MpiCommunicator, AllGatherAndBarrier) {
 }
 
 TEST(MpiCommunicator, RefusesWhatItCannotReduce) {
-  const auto comm = make_communicator("mpi");
+  const auto comm = make_communicator("cpu", "mpi", /*distributed=*/true);
   torch::Tensor strided = torch::zeros({4, 4}).t();
   EXPECT_THROW(comm->all_reduce_sum(strided), Error);
   torch::Tensor half = torch::zeros({4}, torch::kFloat16);
   EXPECT_THROW(comm->all_reduce_sum(half), Error);
-  EXPECT_THROW(make_communicator("gloo"), Error);
+  EXPECT_THROW(make_communicator("cpu", "gloo", /*distributed=*/true), Error);
 }
 
 TEST(Backends, NcclWithoutAGpuIsRefused) {
   if (torch::cuda::is_available()) GTEST_SKIP() << "a GPU is visible: the GPU tests cover NCCL";
   try {
-    make_communicator("nccl");
+    make_communicator("auto", "nccl", /*distributed=*/true);
     FAIL() << "nccl was accepted without a GPU";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("nccl"), std::string::npos) << e.what();
   }
-  EXPECT_STREQ(make_communicator("auto")->backend(), "mpi");
+  EXPECT_STREQ(make_communicator("auto", "auto", /*distributed=*/true)->backend(), "mpi");
 }
 
 TEST(NcclCommunicator, AllReduceOnTheGpu) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
-  const auto comm = make_communicator("nccl");
+  const auto comm = make_communicator("cuda", "nccl", /*distributed=*/true);
   torch::Tensor t = torch::full({1 << 20}, static_cast<float>(comm->rank() + 1),
                                 torch::TensorOptions().device(torch::kCUDA));
   comm->all_reduce_sum(t);

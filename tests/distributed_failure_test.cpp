@@ -8,7 +8,7 @@
 #include <filesystem>
 
 #include "distributed_fixture.h"
-#include "trainer/checkpoint.h"
+#include "model/checkpoint.h"
 
 namespace poet {
 namespace {

@@ -8,8 +8,8 @@
 
 #include "distributed_fixture.h"
 #include "data/dataset_file.h"
-#include "trainer/checkpoint.h"
-#include "trainer/train_config.h"
+#include "model/checkpoint.h"
+#include "config/train_config.h"
 
 namespace poet {
 namespace {

@@ -4,8 +4,8 @@
 #include <gtest/gtest.h>
 
 #include "trainer/gradient_reducer.h"
-#include "trainer/poet_model.h"
-#include "trainer/train_config.h"
+#include "model/poet_model.h"
+#include "config/train_config.h"
 
 namespace poet {
 namespace {
@@ -18,6 +18,7 @@ class DoublingCommunicator final : public Communicator {
   int local_rank() const override { return 0; }
   int local_size() const override { return 2; }
   const char* backend() const override { return "test"; }
+  torch::Device device() const override { return torch::Device(torch::kCPU); }
   std::unique_ptr<PendingCollective> start_all_reduce_sum(const torch::Tensor& tensor,
                                                           const std::string& label) override {
     started.push_back(label);

@@ -1,11 +1,18 @@
 // The job CLI without a cluster: the batch script `submit --dry-run` writes, values that are
-// refused, and the message when Slurm's commands are missing.
+// refused, the message when Slurm's commands are missing, and `jobs` against stand-ins for
+// squeue and scontrol.
 #include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
 
 #include "test_support.h"
 
 namespace poet {
 namespace {
+
+namespace fs = std::filesystem;
 
 const std::string kTiny = std::string(POET_SOURCE_DIR) + "/configs/tiny.toml";
 
@@ -52,6 +59,43 @@ TEST(JobCli, WithoutSlurmTheMessageSaysWhatToDo) {
     EXPECT_NE(r.err.find("--dry-run"), std::string::npos) << r.err;
     EXPECT_NE(r.err.find("mpirun -np N poet_dist train"), std::string::npos) << r.err;
   }
+}
+
+// Two jobs of slurm/*.sbatch: one that ended, known only by its run directory, and a pending
+// one, known only to squeue. Neither has a comment or a job.json.
+TEST(JobCli, JobsListsJobsStartedFromTheBatchScripts) {
+  test::ScratchDir dir;
+  const fs::path checkout = dir.path() / "checkout";
+  test::write_text(dir.path() / "bin/squeue",
+                   "#!/bin/sh\necho '8|poet-8gpu|PENDING|0:00|2|" + (dir / "elsewhere") + "|(null)'\n");
+  test::write_text(dir.path() / "bin/scontrol",
+                   "#!/bin/sh\necho 'JobId=2 JobName=poet-cpu JobState=COMPLETED RunTime=00:00:09 NumNodes=1'\n");
+  fs::permissions(dir.path() / "bin/squeue", fs::perms::owner_exec, fs::perm_options::add);
+  fs::permissions(dir.path() / "bin/scontrol", fs::perms::owner_exec, fs::perm_options::add);
+  test::write_text(checkout / "runs/poet-cpu-2/metrics.jsonl",
+                   "{\"step\": 39, \"loss\": 5.5}\n{\"step\": 40, \"loss\": 5.25}\n");
+  // Not named JOBNAME-JOBID by a script: a run of `train`, not a job.
+  fs::create_directories(checkout / "runs/poet-notes");
+  fs::create_directories(checkout / "runs/tiny-3");
+
+  const auto r = test::run_command("cd " + checkout.string() + " && PATH=" + (dir / "bin") + ":$PATH " +
+                                   POET_BINARY + " jobs --run-root runs");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto row = [&](const std::string& id) {
+    const size_t at = r.out.find("\n" + id + " ");
+    return at == std::string::npos ? std::string() : r.out.substr(at + 1, r.out.find('\n', at + 1) - at - 1);
+  };
+  const std::string ended = row("2");
+  for (const std::string& cell : std::vector<std::string>{" poet-cpu ", " COMPLETED ", " 00:00:09 ", " 40 ",
+                                                          " 5.2500 ", (checkout / "runs/poet-cpu-2").string()}) {
+    EXPECT_NE(ended.find(cell), std::string::npos) << cell << "\n" << r.out;
+  }
+  const std::string pending = row("8");
+  for (const std::string& cell : std::vector<std::string>{" poet-8gpu ", " PENDING ", dir / "elsewhere/runs/poet-8gpu-8"}) {
+    EXPECT_NE(pending.find(cell), std::string::npos) << cell << "\n" << r.out;
+  }
+  EXPECT_EQ(r.out.find("notes"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("tiny"), std::string::npos) << r.out;
 }
 
 }  // namespace

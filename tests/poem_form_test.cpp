@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+
 #include "common/utf8.h"
 
 namespace poet {
@@ -26,6 +28,20 @@ TEST(PoemForm, EverythingElseIsFree) {
   EXPECT_EQ(form_of("床前明月光，疑是地上霜。"), PoemForm::kFree);                            // 2 lines
   EXPECT_EQ(form_of("床前明月光，疑是地上霜。舉頭、望明，低頭思故鄉。"), PoemForm::kFree);    // 、 inside
   EXPECT_EQ(form_of(""), PoemForm::kFree);
+}
+
+TEST(PoemForm, EachShapeIsClassifiedAsItsForm) {
+  EXPECT_EQ(form_shape(PoemForm::kFree).lines, 0);
+  EXPECT_EQ(form_shape(PoemForm::kQijue).lines, 4);
+  EXPECT_EQ(form_shape(PoemForm::kQijue).chars, 7);
+  EXPECT_EQ(form_shape(PoemForm::kWulv).lines, 8);
+  EXPECT_EQ(form_shape(PoemForm::kWulv).chars, 5);
+  for (PoemForm form : kRegularForms) {
+    const FormShape shape = form_shape(form);
+    std::u32string text;
+    for (int line = 0; line < shape.lines; ++line) text += std::u32string(shape.chars, U'山') + U"。";
+    EXPECT_EQ(classify_form(text), form) << form_label(form);
+  }
 }
 
 TEST(PoemForm, NamesAreStable) {

@@ -1,20 +1,72 @@
-// evaluate and report on the real corpus (skipped without it): a tiny model trained for a few
-// steps, its evaluation JSON, the rhyme groups' agreement, and the report page opened in headless
-// Chromium (Debian's chromium), which must draw every chart and log no console error.
+// What the poem commands stand on, and the commands themselves. load_model() on a checkpoint
+// beside the fixture dataset. Then evaluate and report on the real corpus (skipped without it):
+// a tiny model trained for a few steps, its evaluation JSON, the rhyme groups' agreement, and the
+// report page opened in headless Chromium (Debian's chromium), which must draw every chart and
+// log no console error.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <filesystem>
+#include <functional>
 
 #include <nlohmann/json.hpp>
 
+#include "common/error.h"
 #include "common/subprocess.h"
+#include "data/dataset_file.h"
+#include "model/load_model.h"
 #include "test_support.h"
 
 namespace poet {
 namespace {
 
 namespace fs = std::filesystem;
+
+std::string error_of(const std::function<void()>& call) {
+  try {
+    call();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+TEST(LoadModel, GivesBackTheSavedModelAndTheDatasetItWasTrainedOn) {
+  test::ScratchDir dir;
+  test::write_fixture_dataset(dir / "d.h5", 40);
+  const DatasetFile file(dir / "d.h5");
+  const TrainConfig config =
+      load_train_config("", {"model.embed=16", "model.hidden=32", "model.layers=1", "data.path=" + (dir / "d.h5")});
+  PoetModel saved(static_cast<int64_t>(file.vocab().size()), config.model);
+  CheckpointMeta meta;
+  meta.step = 7;
+  meta.config_toml = config.toml;
+  meta.script = "traditional";
+  meta.vocab_tokens = file.vocab().tokens();
+  meta.vocab_checksum = file.vocab().checksum();
+  save_checkpoint(dir / "c.pt", saved, /*optimizer=*/nullptr, meta);
+
+  LoadedModel m = load_model(dir / "c.pt");
+  EXPECT_EQ(m.checkpoint, dir / "c.pt");
+  EXPECT_EQ(m.meta.step, 7);
+  EXPECT_EQ(m.config.model.hidden, 32);
+  EXPECT_EQ(m.vocab.tokens(), file.vocab().tokens());
+  EXPECT_EQ(m.script, Script::kTraditional);
+  saved->eval();
+  m.model->eval();
+  const torch::Tensor tokens = torch::tensor({{1, 5, 6, 7}}, torch::kInt64);  // (1, 4)
+  EXPECT_TRUE(torch::equal(std::get<0>(m.model->forward(tokens)), std::get<0>(saved->forward(tokens))));
+
+  EXPECT_EQ(load_rules_for(m, "").tone.size(), file.vocab().size());
+  m.meta.vocab_checksum += 1;
+  EXPECT_EQ(error_of([&] { load_rules_for(m, dir / "d.h5"); }),
+            dir / "d.h5" + ": its vocabulary is not the one " + (dir / "c.pt") + " was trained with");
+  m.config.data.path = dir / "gone.h5";
+  EXPECT_NE(error_of([&] { load_rules_for(m, ""); }).find("was trained on; give --data FILE"), std::string::npos);
+  m.config.data.path.clear();
+  EXPECT_EQ(error_of([&] { load_rules_for(m, ""); }),
+            dir / "c.pt" + " names no dataset: give --data FILE (for tones and the copy check)");
+}
 
 class Poems : public ::testing::Test {
  protected:

@@ -1,5 +1,5 @@
-// poet_dist on a real Slurm: submit, jobs, cancel, logs, USR1 requeue and resume, the scripts in
-// slurm/, and the job CLI without Slurm. The cluster is the one-node Slurm that
+// poet_dist on a real Slurm: submit, jobs, cancel, logs, USR1 requeue and resume, and the
+// scripts in slurm/, whose jobs `jobs` lists too. The cluster is the one-node Slurm that
 // scripts/slurm-cluster.sh starts (scripts/test.sh does, and sets SLURM_CONF); without one these
 // tests skip, unless POET_REQUIRE_SLURM=1 (CI) makes that a failure.
 #include <gtest/gtest.h>
@@ -13,7 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "test_support.h"
-#include "trainer/checkpoint.h"
+#include "model/checkpoint.h"
 
 namespace poet {
 namespace {
@@ -57,6 +57,22 @@ class Slurm : public ::testing::Test {
 
   static bool wait_for_state(const std::string& id, const std::string& wanted, double seconds) {
     return test::eventually(seconds, [&] { return state(id) == wanted; });
+  }
+
+  // The row of job `id` in the table that `poet_dist jobs` printed; "" if there is none.
+  static std::string job_row(const std::string& table, const std::string& id) {
+    const size_t at = table.find("\n" + id + " ");
+    return at == std::string::npos ? "" : table.substr(at + 1, table.find('\n', at + 1) - at - 1);
+  }
+
+  // The loss of the last line of `run_dir`/metrics.jsonl, as `jobs` prints it.
+  static std::string last_loss(const fs::path& run_dir) {
+    std::istringstream metrics(test::read_text(run_dir / "metrics.jsonl"));
+    std::string last;
+    for (std::string line; std::getline(metrics, line);) last = line;
+    char loss[16];
+    std::snprintf(loss, sizeof(loss), "%.4f", nlohmann::json::parse(last)["loss"].get<double>());
+    return loss;
   }
 
   static size_t metric_lines(const fs::path& run_dir) {
@@ -110,23 +126,17 @@ TEST_F(Slurm, Usr1CheckpointsRequeuesAndTheJobCompletesItsSteps) {
   // Every step from 1 to 1500 once: the resumed run began where the checkpoint was taken.
   std::istringstream metrics(test::read_text(run / "metrics.jsonl"));
   int64_t expected = 1;
-  double last_loss = 0;
   for (std::string line; std::getline(metrics, line); ++expected) {
-    const auto j = nlohmann::json::parse(line);
-    ASSERT_EQ(j["step"].get<int64_t>(), expected);
-    last_loss = j["loss"].get<double>();
+    ASSERT_EQ(nlohmann::json::parse(line)["step"].get<int64_t>(), expected);
   }
   EXPECT_EQ(expected - 1, 1500);
 
   const auto after = test::run_poet("jobs --run-root " + (dir_ / "runs"));
-  char loss[16];
-  std::snprintf(loss, sizeof(loss), "%.4f", last_loss);
-  const size_t row = after.out.find("\n" + id + " ");
-  ASSERT_NE(row, std::string::npos) << after.out;
-  const std::string line = after.out.substr(row + 1, after.out.find('\n', row + 1) - row - 1);
-  EXPECT_NE(line.find("COMPLETED"), std::string::npos) << line;
-  EXPECT_NE(line.find(" 1500 "), std::string::npos) << line;
-  EXPECT_NE(line.find(loss), std::string::npos) << line << " (loss " << loss << ")";
+  const std::string row = job_row(after.out, id);
+  ASSERT_FALSE(row.empty()) << after.out;
+  EXPECT_NE(row.find("COMPLETED"), std::string::npos) << row;
+  EXPECT_NE(row.find(" 1500 "), std::string::npos) << row;
+  EXPECT_NE(row.find(last_loss(run)), std::string::npos) << row << " (loss " << last_loss(run) << ")";
 }
 
 TEST_F(Slurm, CancelEndsARunningJob) {
@@ -174,16 +184,30 @@ TEST_F(Slurm, MultiNodeAndGpuScriptsPassTestOnly) {
   }
 }
 
-TEST_F(Slurm, TheCpuScriptTrainsForReal) {
-  const auto r = test::run_command("cd " + dir_.path().string() + " && POET_BIN=" + POET_BINARY + " POET_RUN_ROOT=" +
-                                   (dir_ / "runs") + " sbatch --parsable " + POET_SOURCE_DIR + "/slurm/cpu.sbatch " +
-                                   POET_SOURCE_DIR + "/configs/tiny.toml " + (dir_ / "d.h5") + " --set run.threads=1");
+// Started straight from the script, so with no job.json and no comment: `jobs` still lists it,
+// pending (from squeue, by its name) and ended (from its run directory).
+TEST_F(Slurm, TheCpuScriptTrainsForRealAndJobsListsIt) {
+  const auto r = test::run_command("cd " + dir_.path().string() + " && POET_BIN=" + POET_BINARY +
+                                   " POET_RUN_ROOT=runs sbatch --parsable --hold " + POET_SOURCE_DIR +
+                                   "/slurm/cpu.sbatch " + POET_SOURCE_DIR + "/configs/tiny.toml " + (dir_ / "d.h5") +
+                                   " --set run.threads=1");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const std::string id = trimmed(r.out);
-  ASSERT_TRUE(wait_for_state(id, "COMPLETED", 180)) << state(id);
   const fs::path run = fs::path(dir_ / "runs") / ("poet-cpu-" + id);
+  const std::string held = job_row(test::run_poet("jobs --run-root runs").out, id);
+  EXPECT_NE(held.find(" poet-cpu "), std::string::npos) << held;
+  EXPECT_NE(held.find(" PENDING "), std::string::npos) << held;
+  EXPECT_NE(held.find(run.string()), std::string::npos) << held;
+  ASSERT_EQ(test::run_command("scontrol release " + id).exit_code, 0);
+
+  ASSERT_TRUE(wait_for_state(id, "COMPLETED", 180)) << state(id);
   EXPECT_EQ(LoadedCheckpoint((run / "checkpoints/ckpt-00000040.pt").string()).meta().step, 40);
   EXPECT_NE(test::read_text(dir_ / ("poet-cpu-" + id + ".out")).find("2 ranks (mpi)"), std::string::npos);
+  const std::string ended = job_row(test::run_poet("jobs --run-root " + (dir_ / "runs")).out, id);
+  EXPECT_NE(ended.find(" COMPLETED "), std::string::npos) << ended;
+  EXPECT_NE(ended.find(" 40 "), std::string::npos) << ended;
+  EXPECT_NE(ended.find(last_loss(run)), std::string::npos) << ended << " (loss " << last_loss(run) << ")";
+  EXPECT_NE(ended.find(run.string()), std::string::npos) << ended;
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
-// Trainer units: the config loader, the batch order, and constrained sampling (on an untrained
-// model: the form constraints must hold whatever the weights).
+// Trainer units: the batch order and constrained sampling (on an untrained model: the form
+// constraints must hold whatever the weights).
 #include <gtest/gtest.h>
 #include <torch/nn/functional/loss.h>
 
@@ -11,53 +11,14 @@
 #include "data/text_cleaner.h"
 #include "test_support.h"
 #include "untrained_model.h"
-#include "trainer/batch_stream.h"
-#include "trainer/chunked_cross_entropy.h"
-#include "trainer/sampler.h"
-#include "trainer/train_config.h"
+#include "model/batch_stream.h"
+#include "model/chunked_cross_entropy.h"
+#include "poems/sampler.h"
 
 namespace poet {
 namespace {
 
 using test::ScratchDir;
-
-TEST(TrainConfig, DefaultsFileThenOverrides) {
-  ScratchDir dir;
-  test::write_text(dir.path() / "c.toml", "[model]\nhidden = 96\ndropout = 0\n[run]\nsteps = 7\n");
-  const TrainConfig c = load_train_config(dir / "c.toml", {"model.hidden=48", "run.device=cpu", "optim.lr=1"});
-  EXPECT_EQ(c.model.hidden, 48);
-  EXPECT_EQ(c.model.dropout, 0.0);  // an integer where a number is expected
-  EXPECT_EQ(c.run.steps, 7);
-  EXPECT_EQ(c.run.device, "cpu");
-  EXPECT_EQ(c.optim.lr, 1.0);
-  EXPECT_EQ(c.model.embed, 128);  // default
-  // The effective TOML parses back to the same values.
-  const TrainConfig again = parse_train_config(c.toml, "effective");
-  EXPECT_EQ(again.model.hidden, 48);
-  EXPECT_EQ(again.run.steps, 7);
-}
-
-TEST(TrainConfig, UnknownKeysAndWrongTypesAreNamed) {
-  ScratchDir dir;
-  test::write_text(dir.path() / "typo.toml", "[model]\nhiden = 96\n");
-  try {
-    load_train_config(dir / "typo.toml", {});
-    FAIL();
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("unknown key model.hiden"), std::string::npos) << e.what();
-  }
-  try {
-    load_train_config("", {"model.layers=two"});
-    FAIL();
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("model.layers is a string, expected an integer"), std::string::npos)
-        << e.what();
-  }
-  EXPECT_THROW(load_train_config("", {"model.tie_weights=true"}), Error);  // embed 128 != hidden 256
-  EXPECT_THROW(load_train_config("", {"nodot=1"}), Error);
-  test::write_text(dir.path() / "broken.toml", "[model\n");
-  EXPECT_THROW(load_train_config(dir / "broken.toml", {}), Error);
-}
 
 TEST(BatchStream, RowsArePackedPoemsWithoutPadding) {
   ScratchDir dir;

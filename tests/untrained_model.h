@@ -6,8 +6,8 @@
 
 #include <cstdint>
 
-#include "trainer/poet_model.h"
-#include "trainer/train_config.h"
+#include "model/poet_model.h"
+#include "config/train_config.h"
 
 namespace poet::test {
 

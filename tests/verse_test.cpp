@@ -8,10 +8,10 @@
 #include "data/dataset_file.h"
 #include "data/text_cleaner.h"
 #include "data/verse_rules.h"
+#include "poems/evaluate.h"
+#include "poems/sampler.h"
 #include "test_support.h"
 #include "untrained_model.h"
-#include "trainer/evaluate.h"
-#include "trainer/sampler.h"
 
 namespace poet {
 namespace {
@@ -48,6 +48,22 @@ TEST(CharTones, ReadBothWaysFitsBoth) {
   EXPECT_TRUE(tone_fits(CharTone::kBoth, 'Z'));
   EXPECT_FALSE(tone_fits(CharTone::kLevel, 'Z'));
   EXPECT_TRUE(tone_fits(CharTone::kOblique, '*'));
+  EXPECT_FALSE(tone_fits(CharTone::kUnknown, 'P'));
+  EXPECT_TRUE(tone_fits(CharTone::kUnknown, '*'));
+}
+
+TEST(CharTones, AreLookedUpByTokenAndMarkedForPeople) {
+  const Vocabulary vocab = Vocabulary::from_tokens({"<pad>", "<bos>", "<eos>", "<unk>", "山", "水", "月", "花"});
+  VerseRules rules;
+  rules.tone = {CharTone::kUnknown, CharTone::kUnknown, CharTone::kUnknown, CharTone::kUnknown,
+                CharTone::kLevel,   CharTone::kOblique, CharTone::kBoth};  // 花 beyond the table
+  rules.rhyme_group = {-1, -1, -1, -1, 0};
+  EXPECT_EQ(rules.tone_of(4), CharTone::kLevel);
+  EXPECT_EQ(rules.tone_of(7), CharTone::kUnknown);
+  EXPECT_EQ(rules.tone_of(-1), CharTone::kUnknown);
+  EXPECT_EQ(rules.rhyme_group_of(4), 0);
+  EXPECT_EQ(rules.rhyme_group_of(5), -1);
+  EXPECT_EQ(tone_marks(U"山水，月花雪。", vocab, rules), "平仄中？？");  // 雪: not in the vocabulary
 }
 
 class Verse : public ::testing::Test {
@@ -96,7 +112,7 @@ class Verse : public ::testing::Test {
 };
 
 TEST_F(Verse, StrictTonesFitEveryPositionAndRhymeInOneGroup) {
-  for (PoemForm form : {PoemForm::kWujue, PoemForm::kQijue, PoemForm::kWulv, PoemForm::kQilv}) {
+  for (PoemForm form : kRegularForms) {
     const PoemScores s = mean_scores(form, ToneMode::kStrict, 8);
     EXPECT_EQ(s.form, 1.0) << form_label(form);
     EXPECT_DOUBLE_EQ(s.tone, 1.0) << form_label(form);

@@ -20,10 +20,6 @@ struct Node;
 
 namespace poet {
 
-// PyTorch DDP's defaults: a small first bucket starts communication early in backward.
-constexpr int64_t kFirstBucketBytes = int64_t{1} << 20;
-constexpr int64_t kBucketBytes = int64_t{25} << 20;
-
 // Groups parameters, given in the order their gradients become ready, into buckets: the first
 // closes once it holds `first_bucket_bytes`, the others at `bucket_bytes`. Returns indices into
 // `bytes`, each bucket in ready order.

@@ -1,15 +1,14 @@
-// clear_gradients(), forward_backward(), summed_loss(), clip_gradients().
+// clear_gradients(), forward_backward(), clip_gradients().
 #include "trainer/train_step.h"
 
 #include <ATen/autocast_mode.h>
-#include <torch/nn/functional/loss.h>
 #include <torch/nn/utils/clip_grad.h>
 #include <torch/version.h>
 
 #include <algorithm>
 #include <limits>
 
-#include "trainer/chunked_cross_entropy.h"
+#include "model/chunked_cross_entropy.h"
 
 namespace poet {
 
@@ -68,26 +67,6 @@ double forward_backward(PoetModel& model, const Batch& batch, const torch::Devic
     loss.backward();
   }
   return loss.item<double>();
-}
-
-std::pair<double, int64_t> summed_loss(PoetModel& model, BatchStream& data, int64_t rows, int64_t batch_size,
-                                       const torch::Device& device) {
-  torch::NoGradGuard no_grad;
-  model->eval();
-  double loss_sum = 0;
-  int64_t targets = 0;
-  for (int64_t begin = 0; begin < rows; begin += batch_size) {
-    const Batch b = data.rows(0, begin, std::min(rows, begin + batch_size));
-    if (b.inputs.size(0) == 0) continue;
-    const auto logits = std::get<0>(model->forward(b.inputs.to(device)));
-    loss_sum += torch::nn::functional::cross_entropy(
-                    logits.reshape({-1, logits.size(-1)}), b.targets.to(device).reshape({-1}),
-                    torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
-                    .item<double>();
-    targets += b.targets.numel();
-  }
-  model->train();
-  return {loss_sum, targets};
 }
 
 double clip_gradients(PoetModel& model, double max_norm) {

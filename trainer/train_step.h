@@ -7,8 +7,8 @@
 #include <utility>
 
 #include "common/chrome_trace.h"
-#include "trainer/batch_stream.h"
-#include "trainer/poet_model.h"
+#include "model/batch_stream.h"
+#include "model/poet_model.h"
 
 namespace poet {
 
@@ -24,11 +24,6 @@ void clear_gradients(PoetModel& model);
 // `trace` (may be null) gets a forward and a backward span.
 double forward_backward(PoetModel& model, const Batch& batch, const torch::Device& device, double divisor,
                         bool bf16 = false, ChromeTrace* trace = nullptr);
-
-// The summed cross-entropy and the number of targets over the first `rows` rows of `data`, in
-// evaluation mode and without gradients (the model is left in training mode).
-std::pair<double, int64_t> summed_loss(PoetModel& model, BatchStream& data, int64_t rows, int64_t batch_size,
-                                       const torch::Device& device);
 
 // Clips by the global gradient norm (0: no clipping) and returns the norm before clipping.
 double clip_gradients(PoetModel& model, double max_norm);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "collectives/communicator.h"
+#include "config/train_config.h"
 
 namespace poet {
 
@@ -24,6 +25,7 @@ struct TrainOptions {
   int64_t stop_after_steps = 0;        // > 0: checkpoint and stop after this many steps of this run
   std::string trace_path;              // a Chrome trace of rank 0's first steps, when set
   int requeue_signal = 0;              // a stop by this signal or SIGTERM asks for a requeue (0: never)
+  std::string progress = "auto";       // auto, bar or plain (common/progress_display.h)
 };
 
 struct TrainResult {
@@ -37,8 +39,12 @@ struct TrainResult {
 // The loss at which --overfit-batch declares success.
 constexpr double kOverfitLoss = 0.05;
 
-// `comm`: the job's communicator, or nullptr for one process. Every rank calls train(); rank 0
-// alone prints, and writes the run directory.
-TrainResult train(const TrainOptions& options, Communicator* comm, std::ostream& out);
+// The run's configuration: built-in defaults (smaller with --debug), the config file, --set
+// overrides and --data. Throws poet::Error without a dataset or a run directory.
+TrainConfig resolve_train_config(const TrainOptions& options);
+
+// Every rank calls train() with the job's communicator (a LocalCommunicator for one process),
+// which also says where to compute. Rank 0 alone prints, and writes the run directory.
+TrainResult train(const TrainOptions& options, const TrainConfig& config, Communicator& comm, std::ostream& out);
 
 }  // namespace poet

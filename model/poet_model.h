@@ -12,7 +12,7 @@
 
 #include <tuple>
 
-#include "trainer/train_config.h"
+#include "config/train_config.h"
 
 namespace poet {
 

@@ -1,5 +1,5 @@
 // write_report(): metrics -> SVG line charts, evaluation.json -> a table, best.pt -> poems.
-#include "trainer/report.h"
+#include "poems/report.h"
 
 #include <algorithm>
 #include <cmath>
@@ -15,9 +15,10 @@
 #include "common/temp_file.h"
 #include "common/utf8.h"
 #include "data/script_converter.h"
-#include "trainer/checkpoint.h"
-#include "trainer/sample_command.h"
-#include "trainer/sampler.h"
+#include "data/verse_rules.h"
+#include "model/checkpoint.h"
+#include "model/load_model.h"
+#include "poems/sampler.h"
 
 namespace poet {
 
@@ -189,38 +190,34 @@ void write_report(const ReportOptions& o, std::ostream& out) {
     checkpoint = all.empty() ? "" : all.front();
   }
   if (!checkpoint.empty()) {
-    LoadedCheckpoint ckpt(checkpoint);
-    const TrainConfig config = parse_train_config(ckpt.meta().config_toml, checkpoint);
-    const Vocabulary vocab = Vocabulary::from_tokens(ckpt.meta().vocab_tokens);
-    PoetModel model(static_cast<int64_t>(vocab.size()), config.model);
-    ckpt.restore_model(model);
+    LoadedModel m = load_model(checkpoint);
     SampleOptions so;
     VerseRules rules;
     try {
-      rules = load_rules_for(o.data, config.data.path, checkpoint, ckpt.meta().vocab_checksum);
+      rules = load_rules_for(m, o.data);
       so.rules = &rules;
     } catch (const Error& e) {
       out << "report: no tones or copy check for the poems: " << e.what() << "\n";
       so.tones = ToneMode::kOff;
       so.avoid_copies = false;
     }
-    const Script script = parse_script(ckpt.meta().script, checkpoint + ": script");
+    const Script script = m.script;
     const Script other = script == Script::kSimplified ? Script::kTraditional : Script::kSimplified;
     const ScriptConverter convert(script, other);
-    html << "<h2>Poems</h2>\n<p>From " << escape_html(checkpoint) << " (step " << ckpt.meta().step
-         << "), seed 1, tones " << tone_mode_name(so.tones) << "; each in " << script_name(script) << " and "
-         << script_name(other) << " script.</p>\n<div class=\"poems\">\n";
-    for (PoemForm form : {PoemForm::kWujue, PoemForm::kQijue, PoemForm::kWulv, PoemForm::kQilv}) {
+    html << "<h2>Poems</h2>\n<p>From " << escape_html(checkpoint) << " (step " << m.meta.step << "), seed 1, tones "
+         << tone_mode_name(so.tones) << "; each in " << script_name(script) << " and " << script_name(other)
+         << " script.</p>\n<div class=\"poems\">\n";
+    for (PoemForm form : kRegularForms) {
       so.form = form;
       so.seed = 1;
-      const SampledPoem poem = sample_poem(model, vocab, so);
+      const SampledPoem poem = sample_poem(m.model, m.vocab, so);
       for (const Script s : {script, other}) {
         html << "<div class=\"poem\"><h3>" << form_label(form) << " · " << script_name(s)
              << (poem.pattern_name.empty() ? "" : " · " + poem.pattern_name) << "</h3>\n";
         for (const auto& line : poem.lines) {
           const std::string text = s == script ? utf8_encode(line) : convert.convert(utf8_encode(line));
           html << escape_html(text);
-          if (so.rules != nullptr) html << " <span class=\"tones\">" << tone_marks(line, vocab, rules) << "</span>";
+          if (so.rules != nullptr) html << " <span class=\"tones\">" << tone_marks(line, m.vocab, rules) << "</span>";
           html << "<br>\n";
         }
         html << "</div>\n";
@@ -239,13 +236,7 @@ void write_report(const ReportOptions& o, std::ostream& out) {
        << "  } else {\n    document.body.dataset.check = 'ok';\n  }\n});\n</script>\n</body></html>\n";
 
   const std::string path = o.output.empty() ? (run / "report.html").string() : o.output;
-  TempFile file(path);
-  {
-    std::ofstream f(file.path(), std::ios::trunc | std::ios::binary);
-    f << html.str();
-    if (!f.flush()) throw Error(path + ": cannot write");
-  }
-  file.commit();
+  write_file_atomically(path, html.str());
   out << "wrote " << path << "\n";
 }
 

@@ -2,18 +2,24 @@
 // one place from built-in defaults, a TOML file, then `--set section.key=value` overrides.
 // Unknown keys and values of the wrong type are errors that name the key, so a typo never
 // trains silently with a default.
+//
+// Each key is declared once: its type and default by its member's initializer below (so a
+// section built in code, as the tests do, holds the defaults), its name and help line by its row
+// in kKeys (train_config.cpp). Parsing, checking, the command-line help of the flags that set a
+// key, and the effective TOML, help lines included as comments, all come from those two.
 #pragma once
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace poet {
 
 struct DataConfig {
-  std::string path;         // the dataset from `poet_dist prepare`
-  int64_t seq_len = 64;     // characters per training row
-  int64_t batch_size = 32;  // rows per global batch (one optimizer step, before accumulation)
+  std::string path;
+  int64_t seq_len = 64;
+  int64_t batch_size = 32;
 };
 
 struct ModelConfig {
@@ -21,40 +27,40 @@ struct ModelConfig {
   int64_t hidden = 256;
   int64_t layers = 2;
   double dropout = 0.1;
-  bool tie_weights = false;  // share the embedding with the output layer (needs embed == hidden)
+  bool tie_weights = false;
 };
 
 struct OptimConfig {
   double lr = 3e-3;
-  double min_lr_ratio = 0.1;  // cosine decay ends at lr * min_lr_ratio
+  double min_lr_ratio = 0.1;
   int64_t warmup_steps = 100;
   double weight_decay = 0.01;
   double beta1 = 0.9;
   double beta2 = 0.99;
-  double grad_clip = 1.0;  // global gradient norm; 0 turns clipping off
-  int64_t grad_accum = 1;  // micro-batches per step
-  int64_t max_nonfinite_steps = 0;  // steps with a NaN/inf loss skipped before the run fails
+  double grad_clip = 1.0;
+  int64_t grad_accum = 1;
+  int64_t max_nonfinite_steps = 0;
 };
 
 struct RunConfig {
   int64_t steps = 1000;
   uint64_t seed = 1234;
   int64_t log_every = 10;
-  int64_t eval_every = 200;  // 0: only at the end
-  int64_t eval_batches = 0;  // 0: the whole validation split
+  int64_t eval_every = 200;
+  int64_t eval_batches = 0;
   int64_t sample_every = 200;
   int64_t checkpoint_every = 500;
   int64_t keep_checkpoints = 3;
-  int64_t threads = 0;  // 0: the cores available to the process
-  std::string device = "auto";  // auto, cpu or cuda
-  std::string precision = "auto";  // auto (bf16 autocast on CUDA, fp32 on CPU), fp32 or bf16
+  int64_t threads = 0;
+  std::string device = "auto";
+  std::string precision = "auto";
 };
 
 struct DistributedConfig {
-  double first_bucket_mb = 1;  // gradient buckets, as PyTorch DDP's bucket_cap_mb
+  double first_bucket_mb = 1;  // PyTorch DDP's defaults
   double bucket_mb = 25;
-  double collective_timeout_s = 300;  // a collective waiting longer ends the job
-  double stall_warning_s = 60;        // ... and one waiting this long names the ranks not arrived
+  double collective_timeout_s = 300;
+  double stall_warning_s = 60;
 };
 
 struct TrainConfig {
@@ -72,5 +78,9 @@ TrainConfig load_train_config(const std::string& file, const std::vector<std::st
 
 // Parses effective TOML text as saved in a run directory or a checkpoint.
 TrainConfig parse_train_config(const std::string& toml_text, const std::string& origin);
+
+// The help of a command-line flag that sets the key `name` ("distributed.stall_warning_s"): the
+// key's help line, its default and its name. Throws poet::Error for an unknown key.
+std::string config_key_help(std::string_view name);
 
 }  // namespace poet

@@ -1,5 +1,5 @@
 // PoetModelImpl: construction and forward.
-#include "trainer/poet_model.h"
+#include "model/poet_model.h"
 
 #include <torch/nn/functional/linear.h>
 

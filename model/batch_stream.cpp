@@ -1,5 +1,5 @@
 // BatchStream: shard reading, per-epoch packing and the global interleaved order.
-#include "trainer/batch_stream.h"
+#include "model/batch_stream.h"
 
 #include <algorithm>
 

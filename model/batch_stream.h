@@ -34,13 +34,9 @@ class BatchStream {
               int64_t batch_rows, uint64_t seed, bool shuffle);
 
   int64_t batches_per_epoch() const { return batches_per_epoch_; }
-  int64_t num_shards() const { return static_cast<int64_t>(shard_poems_.size()); }
-  // Tokens this process read from the file, and from which shards (for the sharding test).
+  // Tokens this process read from the file: only its own shards' (the sharding tests check it).
   int64_t tokens_read() const { return tokens_read_; }
-  const std::vector<int64_t>& owned_shards() const { return owned_; }
-
   int64_t total_rows() const { return static_cast<int64_t>(order_.size()); }
-  int64_t batch_rows() const { return batch_rows_; }
 
   // Global batch `index` (0 <= index < batches_per_epoch()) of `epoch`, this process's rows.
   Batch batch(int64_t epoch, int64_t index);

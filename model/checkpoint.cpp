@@ -1,5 +1,5 @@
 // Checkpoint writing, verification and loading.
-#include "trainer/checkpoint.h"
+#include "model/checkpoint.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <xxhash.h>

@@ -16,7 +16,7 @@
 #include "data/poem_form.h"
 #include "data/verse_rules.h"
 #include "data/vocabulary.h"
-#include "trainer/poet_model.h"
+#include "model/poet_model.h"
 
 namespace poet {
 

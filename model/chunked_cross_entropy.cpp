@@ -1,5 +1,5 @@
 // chunked_linear_cross_entropy(): a custom autograd function that computes its gradients in forward.
-#include "trainer/chunked_cross_entropy.h"
+#include "model/chunked_cross_entropy.h"
 
 #include <torch/autograd.h>
 

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "trainer/poet_model.h"
+#include "model/poet_model.h"
 
 namespace poet {
 

@@ -1,5 +1,5 @@
 // sample_poem(): token-by-token decoding with masks for the form, temperature, top-k, top-p.
-#include "trainer/sampler.h"
+#include "poems/sampler.h"
 
 #include <torch/nn/functional/activation.h>
 #include <torch/utils.h>
@@ -16,21 +16,6 @@
 namespace poet {
 
 namespace {
-
-struct FormShape {
-  int lines;
-  int chars;
-};
-
-FormShape shape_of(PoemForm form) {
-  switch (form) {
-    case PoemForm::kWujue: return {4, 5};
-    case PoemForm::kQijue: return {4, 7};
-    case PoemForm::kWulv: return {8, 5};
-    case PoemForm::kQilv: return {8, 7};
-    default: return {0, 0};
-  }
-}
 
 class Decoder {
  public:
@@ -158,8 +143,8 @@ class VerseMasks {
       : penalty_(mode == ToneMode::kStrict ? kStrictPenalty : kSoftPenalty), have_groups_(rules.rhyme_groups > 0) {
     std::vector<float> level(vocab_size, 0), oblique(vocab_size, 0), group(vocab_size, -1);
     for (size_t id = 0; id < vocab_size && id < rules.tone.size(); ++id) {
-      level[id] = tone_fits(rules.tone[id], 'P') && rules.tone[id] != CharTone::kUnknown ? 0.f : 1.f;
-      oblique[id] = tone_fits(rules.tone[id], 'Z') && rules.tone[id] != CharTone::kUnknown ? 0.f : 1.f;
+      level[id] = tone_fits(rules.tone[id], 'P') ? 0.f : 1.f;
+      oblique[id] = tone_fits(rules.tone[id], 'Z') ? 0.f : 1.f;
       group[id] = static_cast<float>(rules.rhyme_group[id]);
     }
     level_misfit_ = torch::tensor(level);
@@ -234,7 +219,7 @@ SampledPoem sample_poem(PoetModel& model, const Vocabulary& vocab, const SampleO
   poem.seed = options.seed;
   size_t forced = 0;  // prompt characters used
 
-  const FormShape shape = shape_of(options.form);
+  const FormShape shape = form_shape(options.form);
   if (shape.lines > 0) {
     if (options.acrostic.size() > static_cast<size_t>(shape.lines)) {
       throw Error("acrostic has " + std::to_string(options.acrostic.size()) + " characters, but a " +

@@ -1,11 +1,10 @@
 // run_evaluate(): validation perplexity, sampled poems scored per form and tone mode, the real
 // validation poems scored the same way, a table and a JSON file.
-#include "trainer/evaluate.h"
+#include "poems/evaluate.h"
 
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -14,11 +13,10 @@
 #include "common/temp_file.h"
 #include "data/dataset_file.h"
 #include "data/text_cleaner.h"
-#include "trainer/batch_stream.h"
-#include "trainer/checkpoint.h"
-#include "trainer/sample_command.h"
-#include "trainer/sampler.h"
-#include "trainer/train_step.h"
+#include "model/batch_stream.h"
+#include "model/load_model.h"
+#include "model/summed_loss.h"
+#include "poems/sampler.h"
 
 namespace poet {
 
@@ -30,18 +28,13 @@ PoemScores score_poem(const std::vector<std::u32string>& lines, PoemForm form, c
   std::u32string text;
   for (size_t i = 0; i < lines.size(); ++i) text += lines[i] + (i % 2 == 0 ? U"，" : U"。");
   s.form = classify_form(text) == form ? 1 : 0;
-  const auto tone_of = [&](char32_t c) {
-    const int32_t id = vocab.id_of(c);
-    return id >= 0 && static_cast<size_t>(id) < rules.tone.size() ? rules.tone[static_cast<size_t>(id)]
-                                                                  : CharTone::kUnknown;
-  };
   // Tones: the best of the form's patterns, over the fixed positions whose tone is known.
   for (const TonePattern& p : regulated_patterns(form)) {
     int64_t fixed = 0;
     int64_t fit = 0;
     for (size_t l = 0; l < lines.size() && l < p.lines.size(); ++l) {
       for (size_t i = 0; i < lines[l].size() && i < p.lines[l].size(); ++i) {
-        const CharTone t = tone_of(lines[l][i]);
+        const CharTone t = rules.tone_of(vocab.id_of(lines[l][i]));
         if (p.lines[l][i] == '*' || t == CharTone::kUnknown) continue;
         ++fixed;
         fit += tone_fits(t, p.lines[l][i]);
@@ -54,12 +47,9 @@ PoemScores score_poem(const std::vector<std::u32string>& lines, PoemForm form, c
   bool level = true;
   for (size_t l = 1; l < lines.size(); l += 2) {
     if (lines[l].empty()) continue;
-    const char32_t c = lines[l].back();
-    const int32_t id = vocab.id_of(c);
-    level = level && tone_fits(tone_of(c), 'P') && tone_of(c) != CharTone::kUnknown;
-    groups.insert(id >= 0 && static_cast<size_t>(id) < rules.rhyme_group.size()
-                      ? rules.rhyme_group[static_cast<size_t>(id)]
-                      : -1);
+    const int32_t id = vocab.id_of(lines[l].back());
+    level = level && tone_fits(rules.tone_of(id), 'P');
+    groups.insert(rules.rhyme_group_of(id));
   }
   s.rhyme = level && groups.size() == 1 && *groups.begin() >= 0 ? 1 : 0;
   int64_t copied = 0;
@@ -133,26 +123,24 @@ std::vector<std::u32string> without_punctuation(const std::vector<std::u32string
 
 void run_evaluate(const EvaluateOptions& o, std::ostream& out) {
   if (o.num < 1) throw Error("--num must be at least 1");
-  LoadedCheckpoint ckpt(o.checkpoint);
-  const TrainConfig config = parse_train_config(ckpt.meta().config_toml, o.checkpoint);
+  LoadedModel m = load_model(o.checkpoint);
+  const TrainConfig& config = m.config;
   const std::string data = o.data.empty() ? config.data.path : o.data;
-  const VerseRules rules = load_rules_for(o.data, config.data.path, o.checkpoint, ckpt.meta().vocab_checksum);
+  const VerseRules rules = load_rules_for(m, o.data);
   const DatasetFile file(data);
-  const Vocabulary& vocab = file.vocab();
-  PoetModel model(static_cast<int64_t>(vocab.size()), config.model);
-  ckpt.restore_model(model);
+  const Vocabulary& vocab = m.vocab;
 
   // Perplexity over the whole validation split.
   std::vector<int64_t> shards(file.read_index(Split::kVal).shard_offsets.size() - 1);
   for (size_t s = 0; s < shards.size(); ++s) shards[s] = static_cast<int64_t>(s);
   BatchStream val(file, Split::kVal, shards, config.data.seq_len, config.data.batch_size, config.run.seed, false);
   const auto [loss_sum, targets] =
-      summed_loss(model, val, val.total_rows(), config.data.batch_size, torch::Device(torch::kCPU));
+      summed_loss(m.model, val, val.total_rows(), config.data.batch_size, torch::Device(torch::kCPU));
   const double val_loss = targets > 0 ? loss_sum / static_cast<double>(targets) : NAN;
 
   const std::vector<PoemLines> val_poems = poems_as_lines(file, Split::kVal);
   std::vector<Row> rows;
-  for (PoemForm form : {PoemForm::kWujue, PoemForm::kQijue, PoemForm::kWulv, PoemForm::kQilv}) {
+  for (PoemForm form : kRegularForms) {
     for (const std::string& mode : o.tones) {
       Row row{form_label(form), "model, tones " + mode};
       SampleOptions so;
@@ -161,7 +149,7 @@ void run_evaluate(const EvaluateOptions& o, std::ostream& out) {
       so.rules = &rules;
       for (int64_t seed = 1; seed <= o.num; ++seed) {
         so.seed = static_cast<uint64_t>(seed);
-        const SampledPoem poem = sample_poem(model, vocab, so);
+        const SampledPoem poem = sample_poem(m.model, vocab, so);
         row.add(score_poem(without_punctuation(poem.lines), form, rules, vocab));
         row.resampled += poem.lines_resampled;
       }
@@ -178,7 +166,7 @@ void run_evaluate(const EvaluateOptions& o, std::ostream& out) {
   const RhymeAgreement agreement = measure_rhyme_agreement(rules, file, Split::kVal);
 
   char line[256];
-  out << "checkpoint  " << o.checkpoint << " (step " << ckpt.meta().step << ")\n";
+  out << "checkpoint  " << o.checkpoint << " (step " << m.meta.step << ")\n";
   std::snprintf(line, sizeof(line), "validation  loss %.4f, perplexity %.1f over %lld characters\n", val_loss,
                 std::exp(val_loss), static_cast<long long>(targets));
   out << line;
@@ -200,7 +188,7 @@ void run_evaluate(const EvaluateOptions& o, std::ostream& out) {
   }
 
   nlohmann::json j = {{"checkpoint", o.checkpoint},
-                      {"step", ckpt.meta().step},
+                      {"step", m.meta.step},
                       {"data", data},
                       {"val_loss", val_loss},
                       {"val_perplexity", std::exp(val_loss)},
@@ -215,13 +203,7 @@ void run_evaluate(const EvaluateOptions& o, std::ostream& out) {
   const std::string path = o.json_path.empty()
                                ? (fs::path(o.checkpoint).parent_path().parent_path() / "evaluation.json").string()
                                : o.json_path;
-  TempFile file_out(path);
-  {
-    std::ofstream f(file_out.path(), std::ios::trunc);
-    f << j.dump(2) << "\n";
-    if (!f.flush()) throw Error(path + ": cannot write");
-  }
-  file_out.commit();
+  write_file_atomically(path, j.dump(2) + "\n");
   out << "\nwrote       " << path << "\n";
 }
 

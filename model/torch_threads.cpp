@@ -1,5 +1,5 @@
 // configure_torch_threads(): at::set_num_threads also sets OpenMP's count, which OpenBLAS uses.
-#include "trainer/torch_threads.h"
+#include "model/torch_threads.h"
 
 #include <ATen/Parallel.h>
 

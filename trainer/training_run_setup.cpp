@@ -1,0 +1,240 @@
+// TrainingRun's set-up: threads and seed, the rank's shards, the model on every rank the same,
+// resume, and the job summary with ranks.json.
+#include <torch/autograd.h>
+#include <torch/utils.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <limits>
+#include <thread>
+
+#include "common/cpu_count.h"
+#include "common/error.h"
+#include "data/prepare_report.h"
+#include "model/torch_threads.h"
+#include "trainer/training_run.h"
+
+namespace poet {
+
+namespace {
+
+constexpr double kMiB = 1 << 20;
+
+// Threads, the seed and anomaly mode, before anything draws a random number. Ranks that share a
+// node and were not pinned by the launcher split its cores between them.
+int configure_process(const TrainOptions& options, const TrainConfig& config, const Communicator& comm) {
+  int cores = available_cores();
+  if (cores == static_cast<int>(std::thread::hardware_concurrency())) cores = std::max(1, cores / comm.local_size());
+  const int threads = configure_torch_threads(config.run.threads > 0 ? static_cast<int>(config.run.threads) : cores);
+  torch::manual_seed(config.run.seed);
+  if (options.debug) torch::autograd::AnomalyMode::set_enabled(true);
+  return threads;
+}
+
+bool use_bf16(const TrainConfig& config, const Communicator& comm) {
+  const bool cuda = comm.device().is_cuda();
+  if (config.run.precision == "bf16" && !cuda) {
+    throw Error("run.precision bf16 needs a CUDA device (bf16 autocast runs on the GPU)");
+  }
+  return cuda ? config.run.precision != "fp32" : false;
+}
+
+int64_t shard_count(const DatasetFile& dataset, Split split) {
+  return static_cast<int64_t>(dataset.read_index(split).shard_offsets.size()) - 1;
+}
+
+std::string device_name(int64_t gpu) { return gpu < 0 ? "cpu" : "cuda:" + std::to_string(gpu); }
+
+// Refuses a checkpoint whose model shape or vocabulary differ from this run's, naming them.
+void check_compatible(const LoadedCheckpoint& ckpt, const TrainConfig& config, uint64_t vocab_checksum) {
+  const TrainConfig saved = parse_train_config(ckpt.meta().config_toml, ckpt.path());
+  std::string differences;
+  const auto compare = [&](const char* key, auto a, auto b) {
+    if (a != b) {
+      differences += std::string(differences.empty() ? "" : ", ") + key + " " + std::to_string(a) + " (checkpoint) vs " +
+                     std::to_string(b) + " (this run)";
+    }
+  };
+  compare("model.embed", saved.model.embed, config.model.embed);
+  compare("model.hidden", saved.model.hidden, config.model.hidden);
+  compare("model.layers", saved.model.layers, config.model.layers);
+  compare("model.tie_weights", saved.model.tie_weights, config.model.tie_weights);
+  compare("data.seq_len", saved.data.seq_len, config.data.seq_len);
+  compare("data.batch_size", saved.data.batch_size, config.data.batch_size);
+  if (ckpt.meta().vocab_checksum != vocab_checksum) {
+    differences += std::string(differences.empty() ? "" : ", ") +
+                   "the vocabulary (the checkpoint was trained on another dataset)";
+  }
+  if (!differences.empty()) throw Error(ckpt.path() + ": cannot resume: " + differences);
+}
+
+}  // namespace
+
+TrainingRun::TrainingRun(const TrainOptions& options, const TrainConfig& config, Communicator& comm,
+                         std::ostream& console)
+    : options_(options),
+      config_(config),
+      comm_(comm),
+      root_(comm.rank() == 0),
+      out_(root_ ? console : silent_),
+      bf16_(use_bf16(config, comm)),
+      threads_(configure_process(options, config, comm)),
+      dataset_(config.data.path),
+      script_(dataset_.attribute_json("options").value("script", "simplified")),
+      train_data_(dataset_, Split::kTrain, shards_of(Split::kTrain, comm.rank()), config.data.seq_len,
+                  config.data.batch_size, config.run.seed, /*shuffle=*/true),
+      val_data_(dataset_, Split::kVal, shards_of(Split::kVal, comm.rank()), config.data.seq_len,
+                config.data.batch_size, config.run.seed, /*shuffle=*/false),
+      model_(static_cast<int64_t>(dataset_.vocab().size()), config.model),
+      optimizer_(model_->parameters(), torch::optim::AdamWOptions(config.optim.lr)
+                                           .betas({config.optim.beta1, config.optim.beta2})
+                                           .weight_decay(config.optim.weight_decay)),
+      trace_(root_ && !options.trace_path.empty()
+                 ? std::make_unique<ChromeTrace>(options.trace_path, "poet_dist rank 0")
+                 : nullptr),
+      reducer_(model_->parameters(), comm, static_cast<int64_t>(config.distributed.first_bucket_mb * kMiB),
+               static_cast<int64_t>(config.distributed.bucket_mb * kMiB), trace_.get()),
+      run_dir_(options.run_dir, root_, config.run.keep_checkpoints),
+      progress_(out_, progress_style(options.progress)),
+      best_val_loss_(std::numeric_limits<double>::infinity()) {
+  if (train_data_.batches_per_epoch() == 0) {
+    throw Error(config.data.path + ": the training split makes " + std::to_string(train_data_.total_rows()) +
+                " rows of " + std::to_string(config.data.seq_len) + " characters, fewer than one batch of " +
+                std::to_string(config.data.batch_size) + " (lower data.batch_size or data.seq_len)");
+  }
+  model_->to(comm.device());
+  check_same_model_on_every_rank();
+  broadcast_weights();
+  run_dir_.write_config(config.toml);
+  resume();
+  write_rank_summary();
+  print_summary();
+}
+
+// Shard s belongs to rank s mod world: each rank reads only its own from the file.
+std::vector<int64_t> TrainingRun::shards_of(Split split, int rank) const {
+  const int64_t count = shard_count(dataset_, split);
+  const int world = comm_.size();
+  if (count < world) {
+    throw Error(config_.data.path + ": " + std::to_string(count) + " shards for " + std::to_string(world) +
+                " ranks (run prepare with --shards of at least the number of ranks)");
+  }
+  std::vector<int64_t> shards;
+  for (int64_t s = rank; s < count; s += world) shards.push_back(s);
+  return shards;
+}
+
+void TrainingRun::check_same_model_on_every_rank() {
+  int64_t shape_hash = static_cast<int64_t>(dataset_.vocab().checksum() & 0x7fffffff);
+  for (const auto& p : model_->parameters()) {
+    for (int64_t d : p.sizes()) shape_hash = shape_hash * 1000003 + d;
+  }
+  const auto hashes = comm_.all_gather(shape_hash);
+  for (size_t r = 0; r < hashes.size(); ++r) {
+    if (hashes[r] != hashes[0]) {
+      throw Error("rank " + std::to_string(r) + " built different parameter shapes or vocabulary from rank 0");
+    }
+  }
+}
+
+// Every rank starts from rank 0's weights.
+void TrainingRun::broadcast_weights() {
+  torch::NoGradGuard no_grad;
+  for (auto& p : model_->parameters()) {
+    torch::Tensor data = p.detach();
+    comm_.broadcast(data, 0);
+  }
+}
+
+void TrainingRun::resume() {
+  if (!options_.resume.empty()) {
+    const std::vector<std::string> candidates =
+        options_.resume == "auto" ? run_dir_.checkpoints() : std::vector<std::string>{options_.resume};
+    for (const std::string& path : candidates) {
+      std::unique_ptr<LoadedCheckpoint> ckpt;
+      try {
+        ckpt = std::make_unique<LoadedCheckpoint>(path);
+      } catch (const Error& e) {
+        if (options_.resume != "auto") throw;
+        out_ << "warning: skipping checkpoint " << e.what() << "\n";
+        continue;
+      }
+      check_compatible(*ckpt, config_, dataset_.vocab().checksum());
+      ckpt->restore_model(model_);
+      ckpt->restore_optimizer(optimizer_);
+      ckpt->restore_rng();
+      const CheckpointMeta& meta = ckpt->meta();
+      position_ = {meta.step, meta.epoch, meta.batch_in_epoch, meta.tokens_seen, meta.elapsed_seconds};
+      resumed_from_ = path;
+      break;
+    }
+    if (resumed_from_.empty()) {
+      out_ << "no checkpoint to resume from in " << run_dir_.checkpoint_dir() << "; starting at step 0\n";
+    }
+    broadcast_weights();
+    std::string warning;
+    best_val_loss_ = run_dir_.best_val_loss(&warning);
+    if (!warning.empty()) out_ << "warning: " << warning << "\n";
+  }
+  first_step_ = position_.step;
+  run_dir_.open_logs(!resumed_from_.empty(), position_.step);
+}
+
+// ranks.json: what each rank read from the dataset, its own shards only (a test checks it).
+void TrainingRun::write_rank_summary() {
+  const int64_t tokens_read = train_data_.tokens_read() + val_data_.tokens_read();
+  const auto reads = comm_.all_gather(tokens_read);
+  nlohmann::json ranks = nlohmann::json::array();
+  for (int r = 0; r < comm_.size(); ++r) {
+    ranks.push_back({{"rank", r},
+                     {"train_shards", shards_of(Split::kTrain, r)},
+                     {"val_shards", shards_of(Split::kVal, r)},
+                     {"tokens_read", reads[static_cast<size_t>(r)]}});
+  }
+  run_dir_.write_ranks({{"world", comm_.size()}, {"ranks", ranks}});
+  if (comm_.size() > 1) {
+    out_ << "reads    each rank read its own shards: " << with_commas(reads[0]) << " tokens on rank 0, "
+         << with_commas(*std::max_element(reads.begin(), reads.end())) << " at most (ranks.json)\n";
+  } else {
+    out_ << "reads    " << with_commas(reads[0]) << " tokens (ranks.json)\n";
+  }
+}
+
+// One summary for the job: where every rank runs, gathered to rank 0.
+void TrainingRun::print_summary() {
+  const int world = comm_.size();
+  const auto local_ranks = comm_.all_gather(comm_.local_rank());
+  const auto gpus = comm_.all_gather(comm_.device().is_cuda() ? comm_.device().index() : -1);
+  const auto nodes = std::count(local_ranks.begin(), local_ranks.end(), 0);
+  std::string devices;
+  for (int64_t gpu : gpus) devices += (devices.empty() ? "" : " ") + device_name(gpu);
+  int64_t parameters = 0;
+  for (const auto& p : model_->parameters()) parameters += p.numel();
+  const int64_t tokens_per_step = config_.data.batch_size * config_.data.seq_len * config_.optim.grad_accum;
+  out_ << "poet_dist train: " << (options_.debug ? "debug mode, " : "") << world
+       << (world == 1 ? " process" : " ranks") << " (" << comm_.backend() << ") on " << nodes
+       << (nodes == 1 ? " node" : " nodes") << ", " << (comm_.device().is_cuda() ? "CUDA" : "CPU")
+       << (bf16_ ? " bf16 autocast" : "") << ", " << threads_ << (threads_ == 1 ? " thread" : " threads")
+       << (world > 1 ? " each" : "") << "\n";
+  out_ << "devices  " << devices << "\n";
+  out_ << "data     " << config_.data.path << ": " << with_commas(train_data_.total_rows()) << " training rows of "
+       << config_.data.seq_len << " (" << train_data_.batches_per_epoch() << " batches an epoch, 0% padding), "
+       << with_commas(val_data_.total_rows()) << " validation rows, vocabulary " << dataset_.vocab().size() << "\n";
+  out_ << "model    " << with_commas(parameters) << " parameters; " << with_commas(tokens_per_step)
+       << " tokens a step\n";
+  out_ << "run      " << run_dir_.path().string()
+       << (resumed_from_.empty() ? "" : ", resumed from " + resumed_from_ + " at step " + std::to_string(position_.step))
+       << "\n";
+  for (const std::string& removed : run_dir_.removed_temp_files()) {
+    out_ << "run      removed " << removed << ", left by a writer that was stopped\n";
+  }
+  out_ << "---- effective config ----\n" << config_.toml << "--------------------------\n";
+  if (world > 1) {
+    std::string sizes;
+    for (int64_t b : reducer_.bucket_bytes()) sizes += (sizes.empty() ? "" : ", ") + with_commas(b);
+    out_ << "buckets  " << reducer_.bucket_count() << " gradient buckets of " << sizes << " bytes\n";
+  }
+  out_ << std::flush;
+}
+
+}  // namespace poet
