@@ -141,5 +141,20 @@ TEST_F(Distributed, TraceShowsBucketsAllReducedDuringBackward) {
   }
 }
 
+// Open MPI gives each rank a pseudo-terminal for stdout even when mpirun writes to a file, as in a
+// batch job's log: isatty alone would draw a bar there.
+TEST_F(Distributed, LogsUnderMpirunHoldNoControlCharacters) {
+  const auto r = train(1, "log", "--set run.log_every=1");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("\nstep 1/20  loss "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\nstep 20/20  loss "), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find_first_of("\r\x1b"), std::string::npos) << r.out;
+  EXPECT_EQ(r.err.find_first_of("\r\x1b"), std::string::npos) << r.err;
+  // Asked for, the bar is drawn even there: the check above can see one.
+  const auto bar = train(1, "bar", "--progress bar");
+  ASSERT_EQ(bar.exit_code, 0) << bar.err;
+  EXPECT_NE(bar.out.find("\r\x1b[K["), std::string::npos) << bar.out;
+}
+
 }  // namespace
 }  // namespace poet

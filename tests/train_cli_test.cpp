@@ -177,6 +177,32 @@ TEST_F(TrainCli, CheckpointOfAnotherShapeIsRefused) {
   EXPECT_NE(r.err.find("model.hidden 64 (checkpoint) vs 48 (this run)"), std::string::npos) << r.err;
 }
 
+// A writer killed mid-write leaves ".NAME.tmp.PID" behind; a checkpoint's is tens of megabytes.
+TEST_F(TrainCli, StartRemovesTemporaryFilesOfAKilledWriter) {
+  const std::string run = dir_ / "stale";
+  std::filesystem::create_directories(run + "/checkpoints");
+  for (const char* name : {"/checkpoints/.ckpt-00000010.pt.tmp.4242", "/.metrics.jsonl.tmp.77", "/checkpoints/keep.txt",
+                           "/checkpoints/.notes.tmp"}) {
+    test::write_text(run + name, "partial");
+  }
+  const auto r = train("stale", "--set run.steps=2");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(run + "/checkpoints/.ckpt-00000010.pt.tmp.4242"));
+  EXPECT_FALSE(std::filesystem::exists(run + "/.metrics.jsonl.tmp.77"));
+  EXPECT_TRUE(std::filesystem::exists(run + "/checkpoints/keep.txt"));   // not a temporary file
+  EXPECT_TRUE(std::filesystem::exists(run + "/checkpoints/.notes.tmp"));  // no writer's pid
+  EXPECT_NE(r.out.find("removed " + run + "/checkpoints/.ckpt-00000010.pt.tmp.4242"), std::string::npos) << r.out;
+  EXPECT_TRUE(std::filesystem::exists(run + "/checkpoints/ckpt-00000002.pt"));
+}
+
+// Device and backend are one choice: a pair that cannot work is refused before anything runs.
+TEST_F(TrainCli, ImpossibleDeviceAndBackendPairIsRefused) {
+  const auto r = train("nccl-cpu", "--backend nccl --set run.device=cpu");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("--backend nccl with run.device cpu: NCCL reduces CUDA tensors"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "nccl-cpu"));
+}
+
 TEST_F(TrainCli, TiedWeightsTrain) {
   const auto r = train("tied", "--set model.embed=64 --set model.tie_weights=true --set run.steps=20");
   ASSERT_EQ(r.exit_code, 0) << r.err;

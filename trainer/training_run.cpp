@@ -11,7 +11,7 @@
 #include "common/error.h"
 #include "common/interrupt.h"
 #include "common/utf8.h"
-#include "data/prepare_report.h"
+#include "common/number_format.h"
 #include "model/summed_loss.h"
 #include "poems/sampler.h"
 #include "trainer/train_step.h"

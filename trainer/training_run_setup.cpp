@@ -10,7 +10,7 @@
 
 #include "common/cpu_count.h"
 #include "common/error.h"
-#include "data/prepare_report.h"
+#include "common/number_format.h"
 #include "model/torch_threads.h"
 #include "trainer/training_run.h"
 
