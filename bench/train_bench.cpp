@@ -4,9 +4,9 @@
 // LibTorch matrix product's FLOP rate on the same machine for scale. It runs the trainer's own
 // step functions (trainer/train_step.h). bench/train_bench.sh runs it beside the same model in
 // PyTorch's Python API.
-#include <CLI/CLI.hpp>
 #include <torch/cuda.h>
 #include <torch/optim/adamw.h>
+#include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -95,7 +95,8 @@ int main(int argc, char** argv) {
     const double tokens_per_s = static_cast<double>(batch * seq_len) / median(seconds);
     // Training costs about three forward passes (forward, and backward for inputs and weights).
     const double gflops = 3.0 * 2.0 * model->forward_macs_per_token() * tokens_per_s / 1e9;
-    const std::string where = cuda ? std::string("cuda") + (bf16 ? " bf16" : " fp32") : std::to_string(threads) + " threads";
+    const std::string where =
+        cuda ? std::string("cuda") + (bf16 ? " bf16" : " fp32") : std::to_string(threads) + " threads";
     std::printf("poet_dist packed      %s  batch %lld x %lld  %.0f tokens/s (median of %d steps)\n", where.c_str(),
                 static_cast<long long>(batch), static_cast<long long>(seq_len), tokens_per_s, steps);
     if (!cuda) {

@@ -26,13 +26,15 @@ std::unique_ptr<Communicator> make_communicator(const std::string& device, const
   const std::string pair = "--backend " + backend + " with run.device " + device +
                            (device == "auto" ? (cuda ? " (a CUDA device)" : " (the CPU: no CUDA device)") : "");
   if (backend == "nccl" && !cuda) {
-    throw Error(pair + ": NCCL reduces CUDA tensors and this run computes on the CPU (use --backend mpi, or "
-                       "run.device=cuda on a GPU node)");
+    throw Error(pair +
+                ": NCCL reduces CUDA tensors and this run computes on the CPU (use --backend mpi, or "
+                "run.device=cuda on a GPU node)");
   }
   // Staging CUDA tensors through host memory for MPI is not built yet.
   if (backend == "mpi" && cuda) {
-    throw Error(pair + ": the MPI backend reduces CPU tensors and this run computes on CUDA (use --backend nccl, "
-                       "or run.device=cpu)");
+    throw Error(pair +
+                ": the MPI backend reduces CPU tensors and this run computes on CUDA (use --backend nccl, "
+                "or run.device=cpu)");
   }
   const torch::Device where = cuda ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
   if (!distributed) return std::make_unique<LocalCommunicator>(where);
@@ -42,8 +44,9 @@ std::unique_ptr<Communicator> make_communicator(const std::string& device, const
   const int gpu = mpi->local_rank() % static_cast<int>(torch::cuda::device_count());
   return std::make_unique<NcclCommunicator>(std::move(mpi), gpu);
 #else
-  throw Error(pair + ": several ranks on CUDA need NCCL, and this build of poet_dist has none (rebuild with CUDA "
-                     "and NCCL, or run.device=cpu)");
+  throw Error(pair +
+              ": several ranks on CUDA need NCCL, and this build of poet_dist has none (rebuild with CUDA "
+              "and NCCL, or run.device=cpu)");
 #endif
 }
 

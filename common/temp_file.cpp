@@ -40,8 +40,7 @@ TempFile::TempFile(std::string destination) : destination_(std::move(destination
   temp_path_ = (dir / ("." + dest.filename().string() + ".tmp." + std::to_string(::getpid()))).string();
   const int fd = ::open(temp_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) {
-    throw Error("cannot write output " + destination_ + ": " + errno_text() + " (while creating " +
-                temp_path_ + ")");
+    throw Error("cannot write output " + destination_ + ": " + errno_text() + " (while creating " + temp_path_ + ")");
   }
   ::close(fd);
 }

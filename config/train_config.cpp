@@ -118,12 +118,18 @@ bool known_section(std::string_view section) {
 
 const char* type_name(toml::node_type t) {
   switch (t) {
-    case toml::node_type::string: return "a string";
-    case toml::node_type::integer: return "an integer";
-    case toml::node_type::floating_point: return "a number";
-    case toml::node_type::boolean: return "true or false";
-    case toml::node_type::table: return "a table";
-    default: return "another type";
+    case toml::node_type::string:
+      return "a string";
+    case toml::node_type::integer:
+      return "an integer";
+    case toml::node_type::floating_point:
+      return "a number";
+    case toml::node_type::boolean:
+      return "true or false";
+    case toml::node_type::table:
+      return "a table";
+    default:
+      return "another type";
   }
 }
 
@@ -174,17 +180,13 @@ toml::table parse_toml(const std::string& text, const std::string& origin) {
 // ---------------------------------------------------------------------------------------------
 // Writing TOML
 
-// A value as TOML text. A float is written in the shortest form that reads back as the same
-// double (0.1, not 0.10000000000000001), with ".0" when that form would read as an integer.
+// A value as TOML text.
 std::string to_toml(const Value& value) {
   return std::visit(
       [](const auto& v) -> std::string {
         using T = std::decay_t<decltype(v)>;
         if constexpr (std::is_same_v<T, double>) {
-          char text[32];  // the longest shortest double, "-2.2250738585072014e-308", has 24
-          std::string s(text, std::to_chars(text, text + sizeof text, v).ptr);
-          if (s.find_first_of(".en") == std::string::npos) s += ".0";  // 'n': inf and nan are floats
-          return s;
+          return toml_float(v);
         } else {
           std::ostringstream out;
           out << toml::value<T>(v);
@@ -229,8 +231,8 @@ TrainConfig finish(TrainConfig c, const std::string& origin) {
           "model.embed, model.hidden and model.layers must be positive");
   require(c.model.dropout >= 0 && c.model.dropout < 1, origin, "model.dropout must be in [0, 1)");
   require(!c.model.tie_weights || c.model.embed == c.model.hidden, origin,
-          "model.tie_weights needs model.embed == model.hidden (" + std::to_string(c.model.embed) + " != " +
-              std::to_string(c.model.hidden) + ")");
+          "model.tie_weights needs model.embed == model.hidden (" + std::to_string(c.model.embed) +
+              " != " + std::to_string(c.model.hidden) + ")");
   require(c.optim.lr > 0, origin, "optim.lr must be positive");
   require(c.optim.min_lr_ratio >= 0 && c.optim.min_lr_ratio <= 1, origin, "optim.min_lr_ratio must be in [0, 1]");
   require(c.optim.warmup_steps >= 0, origin, "optim.warmup_steps must be >= 0");
@@ -297,6 +299,13 @@ std::string config_key_help(std::string_view name) {
   const Key* k = find_key(name);
   if (k == nullptr) throw Error("no configuration key " + std::string(name));
   return std::string(k->help) + " (default " + to_toml(k->default_value()) + "; " + std::string(name) + ")";
+}
+
+std::string toml_float(double value) {
+  char text[32];  // the longest shortest double, "-2.2250738585072014e-308", has 24
+  std::string s(text, std::to_chars(text, text + sizeof text, value).ptr);
+  if (s.find_first_of(".en") == std::string::npos) s += ".0";  // 'n': inf and nan are floats
+  return s;
 }
 
 }  // namespace poet

@@ -83,4 +83,8 @@ TrainConfig parse_train_config(const std::string& toml_text, const std::string& 
 // key's help line, its default and its name. Throws poet::Error for an unknown key.
 std::string config_key_help(std::string_view name);
 
+// A float as TOML text, in the shortest form that reads back as the same double (0.1, not
+// 0.10000000000000001), with ".0" when that form would read as an integer.
+std::string toml_float(double value);
+
 }  // namespace poet

@@ -166,11 +166,14 @@ void warn_skipped(std::ostream& log, const std::vector<FileResult>& results) {
 }  // namespace
 
 nlohmann::json to_json(const PrepareOptions& o) {
-  return {{"input", o.input},         {"output", o.output},
+  return {{"input", o.input},
+          {"output", o.output},
           {"forms", o.regular_only ? "regular" : "all"},
           {"script", script_name(o.script)},
-          {"val_fraction", o.val_fraction}, {"shards", o.shards},
-          {"min_count", o.min_count}, {"max_unknown", o.max_unknown},
+          {"val_fraction", o.val_fraction},
+          {"shards", o.shards},
+          {"min_count", o.min_count},
+          {"max_unknown", o.max_unknown},
           {"seed", o.seed}};
 }
 
@@ -206,8 +209,8 @@ PrepareReport prepare_dataset(const PrepareOptions& options, std::ostream& log) 
   // ---------------------------------------------------------------------------
   // Read tone patterns, then read and clean the poems, one file per task.
   // A bar where a person watches; a log gets the report instead of a line per file.
-  ProgressDisplay progress(log, progress_style("auto") == ProgressStyle::kBar ? ProgressStyle::kBar
-                                                                                    : ProgressStyle::kOff);
+  ProgressDisplay progress(log,
+                           progress_style("auto") == ProgressStyle::kBar ? ProgressStyle::kBar : ProgressStyle::kOff);
   const size_t files = corpus.strain_files.size() + corpus.poem_files.size();
   std::atomic<size_t> files_read{0};
   const auto file_done = [&] {

@@ -8,9 +8,6 @@
 
 #include <nlohmann/json.hpp>
 
-// with_commas() moved to common/number_format.h; this include stays only until trainer/ includes
-// that header itself.
-#include "common/number_format.h"
 #include "data/text_cleaner.h"
 #include "data/tone_table.h"
 

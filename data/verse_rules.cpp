@@ -41,10 +41,17 @@ std::string tone_marks(const std::u32string& line, const Vocabulary& vocab, cons
   for (char32_t c : line) {
     if (!is_ideograph(c)) continue;
     switch (rules.tone_of(vocab.id_of(c))) {
-      case CharTone::kLevel: marks += "平"; break;
-      case CharTone::kOblique: marks += "仄"; break;
-      case CharTone::kBoth: marks += "中"; break;
-      default: marks += "？";
+      case CharTone::kLevel:
+        marks += "平";
+        break;
+      case CharTone::kOblique:
+        marks += "仄";
+        break;
+      case CharTone::kBoth:
+        marks += "中";
+        break;
+      default:
+        marks += "？";
     }
   }
   return marks;

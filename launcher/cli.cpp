@@ -40,7 +40,8 @@ std::string default_data_dir() {
 void add_prepare(CLI::App& app, PrepareOptions& o, std::string& forms, std::string& script) {
   auto* cmd = app.add_subcommand("prepare", "Turn the chinese-poetry Tang corpus into a sharded HDF5 dataset");
   o.input = default_data_dir();
-  cmd->add_option("--input", o.input, "Corpus folder: a chinese-poetry clone, the npm package, or poet.tang.*.json files")
+  cmd->add_option("--input", o.input,
+                  "Corpus folder: a chinese-poetry clone, the npm package, or poet.tang.*.json files")
       ->capture_default_str();
   cmd->add_option("--output", o.output, "HDF5 file to write (atomically: temporary name, then rename)")->required();
   cmd->add_option("--forms", forms, "all, or regular (五绝 七绝 五律 七律 only)")
@@ -76,7 +77,7 @@ std::string rank_prefix() {
 // The train flags that are not TrainOptions: they choose the communicator or become overrides.
 struct TrainFlags {
   std::string backend = "auto";
-  std::string requeue_on;  // "", USR1 or USR2
+  std::string requeue_on;         // "", USR1 or USR2
   double collective_timeout = 0;  // 0: the config's
   double stall_warning = 0;
 };
@@ -92,11 +93,12 @@ void add_train(CLI::App& app, TrainOptions& o, TrainFlags& flags) {
   cmd->add_flag("--overfit-batch", o.overfit_batch, "Train on one batch until the loss is near zero");
   cmd->add_option("--stop-after-steps", o.stop_after_steps,
                   "Write a checkpoint and stop after this many steps (resume continues the run)");
-  cmd->add_option("--backend", flags.backend, "Collectives under mpirun: auto (NCCL on CUDA, MPI on the CPU), mpi or nccl; checked against run.device")
+  cmd->add_option(
+         "--backend", flags.backend,
+         "Collectives under mpirun: auto (NCCL on CUDA, MPI on the CPU), mpi or nccl; checked against run.device")
       ->check(CLI::IsMember({"auto", "mpi", "nccl"}))
       ->capture_default_str();
-  cmd->add_option("--collective-timeout", flags.collective_timeout,
-                  config_key_help("distributed.collective_timeout_s"))
+  cmd->add_option("--collective-timeout", flags.collective_timeout, config_key_help("distributed.collective_timeout_s"))
       ->check(CLI::PositiveNumber);
   cmd->add_option("--stall-warning", flags.stall_warning, config_key_help("distributed.stall_warning_s"))
       ->check(CLI::PositiveNumber);
@@ -144,7 +146,8 @@ void check_slurm_world_size(int world) {
   }
   const int expected = std::atoi(tasks);
   if (expected != world) {
-    throw Error("Slurm started " + std::to_string(expected) + " tasks but MPI sees a world of " + std::to_string(world) +
+    throw Error("Slurm started " + std::to_string(expected) + " tasks but MPI sees a world of " +
+                std::to_string(world) +
                 " (srun needs --mpi=pmix, or start the ranks with mpirun inside the allocation)");
   }
 }
@@ -152,11 +155,9 @@ void check_slurm_world_size(int world) {
 int run_train(TrainOptions o, const TrainFlags& flags) {
   if (!flags.requeue_on.empty()) o.requeue_signal = flags.requeue_on == "USR1" ? SIGUSR1 : SIGUSR2;
   if (flags.collective_timeout > 0) {
-    o.overrides.push_back("distributed.collective_timeout_s=" + std::to_string(flags.collective_timeout));
+    o.overrides.push_back("distributed.collective_timeout_s=" + toml_float(flags.collective_timeout));
   }
-  if (flags.stall_warning > 0) {
-    o.overrides.push_back("distributed.stall_warning_s=" + std::to_string(flags.stall_warning));
-  }
+  if (flags.stall_warning > 0) o.overrides.push_back("distributed.stall_warning_s=" + toml_float(flags.stall_warning));
   const TrainConfig config = resolve_train_config(o);
   // Under mpirun or srun every rank joins one job; started alone, this is a world of one.
   const auto comm = make_communicator(config.run.device, flags.backend, launched_by_mpi());
@@ -166,16 +167,17 @@ int run_train(TrainOptions o, const TrainFlags& flags) {
   const TrainResult result = train(o, config, *comm, std::cout);
   if (result.interrupted) {
     if (comm->rank() != 0) return kExitInterrupted;  // rank 0 speaks for the job
-    std::cerr << "poet_dist: interrupted at step " << result.step << "; checkpoint written, resume with --resume auto\n";
+    std::cerr << "poet_dist: interrupted at step " << result.step
+              << "; checkpoint written, resume with --resume auto\n";
     if (result.requeue && requeue_this_job(std::cerr)) {
-      std::cerr << "poet_dist: requeued job " << std::getenv("SLURM_JOB_ID") << "; it resumes from step "
-                << result.step << "\n";
+      std::cerr << "poet_dist: requeued job " << std::getenv("SLURM_JOB_ID") << "; it resumes from step " << result.step
+                << "\n";
     }
     return kExitInterrupted;
   }
   if (o.overfit_batch && !(result.last_loss < kOverfitLoss)) {
-    std::cerr << "poet_dist: error: --overfit-batch: the loss is still " << result.last_loss << " after "
-              << result.step << " steps (expected below " << kOverfitLoss << ")\n";
+    std::cerr << "poet_dist: error: --overfit-batch: the loss is still " << result.last_loss << " after " << result.step
+              << " steps (expected below " << kOverfitLoss << ")\n";
     return kExitError;
   }
   return 0;
@@ -188,8 +190,8 @@ int run_prepare(PrepareOptions& o, const std::string& forms, const std::string& 
   const PrepareReport report = prepare_dataset(o, std::cerr);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   print_report(std::cout, report);
-  std::cout << "wrote       " << o.output << " (" << std::filesystem::file_size(o.output) / 1000000.0
-            << " MB) in " << seconds << " s\n";
+  std::cout << "wrote       " << o.output << " (" << std::filesystem::file_size(o.output) / 1000000.0 << " MB) in "
+            << seconds << " s\n";
   return 0;
 }
 
@@ -214,7 +216,8 @@ int run_cli(int argc, char** argv) {
   JobCommands job_commands;
   add_job_commands(app, job_commands);
   EvaluateOptions evaluate_options;
-  auto* evaluate = app.add_subcommand("evaluate", "Score a checkpoint's poems: form, tones, rhyme, copying, perplexity");
+  auto* evaluate =
+      app.add_subcommand("evaluate", "Score a checkpoint's poems: form, tones, rhyme, copying, perplexity");
   evaluate->add_option("--checkpoint", evaluate_options.checkpoint, "Checkpoint file")->required();
   evaluate->add_option("--data", evaluate_options.data, "Dataset (default: the one the checkpoint was trained on)");
   evaluate->add_option("--num", evaluate_options.num, "Poems a form and tone mode (seeds 1..N)")->capture_default_str();
@@ -278,7 +281,8 @@ int run_cli(int argc, char** argv) {
     abort_other_ranks(kExitError);
     return kExitError;
   }
-  std::cerr << "poet_dist: a subcommand is required: version, prepare, inspect, train, sample, evaluate, report, submit, jobs, cancel or logs (see --help)\n";
+  std::cerr << "poet_dist: a subcommand is required: version, prepare, inspect, train, sample, evaluate, report, "
+               "submit, jobs, cancel or logs (see --help)\n";
   return kExitUsage;
 }
 

@@ -22,9 +22,9 @@
 namespace poet {
 
 struct Batch {
-  torch::Tensor inputs;          // (n, T) int64; n may be 0 for a process owning no row of it
-  torch::Tensor targets;         // (n, T) int64
-  int64_t global_targets = 0;    // target positions in the whole global batch: the loss divisor
+  torch::Tensor inputs;        // (n, T) int64; n may be 0 for a process owning no row of it
+  torch::Tensor targets;       // (n, T) int64
+  int64_t global_targets = 0;  // target positions in the whole global batch: the loss divisor
 };
 
 class BatchStream {
@@ -51,13 +51,13 @@ class BatchStream {
   uint64_t seed_;
   bool shuffle_;
   std::vector<int64_t> owned_;
-  std::vector<int64_t> shard_rows_;                          // rows of every shard, owned or not
+  std::vector<int64_t> shard_rows_;                             // rows of every shard, owned or not
   std::vector<std::vector<std::vector<int32_t>>> shard_poems_;  // owned shards only: poems
-  std::vector<std::pair<int64_t, int64_t>> order_;           // global order: (shard, row)
+  std::vector<std::pair<int64_t, int64_t>> order_;              // global order: (shard, row)
   int64_t batches_per_epoch_ = 0;
   int64_t tokens_read_ = 0;
   int64_t built_epoch_ = -1;
-  std::vector<std::vector<int32_t>> streams_;                // owned shards: this epoch's stream
+  std::vector<std::vector<int32_t>> streams_;  // owned shards: this epoch's stream
 };
 
 }  // namespace poet

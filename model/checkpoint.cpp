@@ -113,7 +113,8 @@ LoadedCheckpoint::LoadedCheckpoint(const std::string& path) : path_(path) {
     meta_.elapsed_seconds = read_value(archive_, "elapsed_seconds").toDouble();
     meta_.config_toml = read_value(archive_, "config_toml").toStringRef();
     meta_.script = read_value(archive_, "script").toStringRef();
-    for (const auto& t : read_value(archive_, "vocab_tokens").toListRef()) meta_.vocab_tokens.push_back(t.toStringRef());
+    for (const auto& t : read_value(archive_, "vocab_tokens").toListRef())
+      meta_.vocab_tokens.push_back(t.toStringRef());
     meta_.vocab_checksum = static_cast<uint64_t>(read_value(archive_, "vocab_checksum").toInt());
   } catch (const c10::Error& e) {
     throw Error(path + ": checkpoint lacks an entry: " + e.what_without_backtrace());

@@ -19,8 +19,8 @@
 namespace poet {
 
 struct CheckpointMeta {
-  int64_t step = 0;            // optimizer steps completed
-  int64_t epoch = 0;           // position in the data: the next batch to train on
+  int64_t step = 0;   // optimizer steps completed
+  int64_t epoch = 0;  // position in the data: the next batch to train on
   int64_t batch_in_epoch = 0;
   int64_t tokens_seen = 0;
   double val_loss = std::numeric_limits<double>::quiet_NaN();  // at this step, if measured

@@ -21,7 +21,7 @@ class ChunkedLinearCrossEntropy : public torch::autograd::Function<ChunkedLinear
     torch::Tensor loss = torch::zeros({}, hidden.options());
     for (int64_t start = 0; start < rows; start += chunk_rows) {
       const int64_t n = std::min(chunk_rows, rows - start);
-      const torch::Tensor h = hidden.narrow(0, start, n);                 // (n, H)
+      const torch::Tensor h = hidden.narrow(0, start, n);                // (n, H)
       const torch::Tensor t = targets.narrow(0, start, n).unsqueeze(1);  // (n, 1)
       torch::Tensor logits = torch::addmm(bias, h, weight.t());          // (n, V)
       const torch::Tensor lse = logits.logsumexp(1, /*keepdim=*/true);   // (n, 1)

@@ -5,8 +5,7 @@
 
 namespace poet {
 
-PoetModelImpl::PoetModelImpl(int64_t vocab_size, const ModelConfig& config)
-    : vocab_size_(vocab_size), config_(config) {
+PoetModelImpl::PoetModelImpl(int64_t vocab_size, const ModelConfig& config) : vocab_size_(vocab_size), config_(config) {
   embedding_ = register_module("embedding", torch::nn::Embedding(vocab_size, config.embed));
   dropout_ = register_module("dropout", torch::nn::Dropout(config.dropout));
   lstm_ = register_module("lstm", torch::nn::LSTM(torch::nn::LSTMOptions(config.embed, config.hidden)

@@ -17,10 +17,10 @@ std::pair<double, int64_t> summed_loss(PoetModel& model, BatchStream& data, int6
     const Batch b = data.rows(0, begin, std::min(rows, begin + batch_size));
     if (b.inputs.size(0) == 0) continue;
     const auto logits = std::get<0>(model->forward(b.inputs.to(device)));
-    loss_sum += torch::nn::functional::cross_entropy(
-                    logits.reshape({-1, logits.size(-1)}), b.targets.to(device).reshape({-1}),
-                    torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
-                    .item<double>();
+    loss_sum +=
+        torch::nn::functional::cross_entropy(logits.reshape({-1, logits.size(-1)}), b.targets.to(device).reshape({-1}),
+                                             torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
+            .item<double>();
     targets += b.targets.numel();
   }
   model->train();

@@ -162,8 +162,8 @@ class VerseMasks {
     torch::Tensor in_group = !have_groups_ ? torch::ones_like(group_, torch::kBool)
                              : group < 0   ? group_ >= 0
                                            : group_ == static_cast<float>(group);
-    torch::Tensor mask = torch::where(in_group, torch::zeros_like(group_), torch::full_like(group_, penalty_)) +
-                         tone('P');
+    torch::Tensor mask =
+        torch::where(in_group, torch::zeros_like(group_), torch::full_like(group_, penalty_)) + tone('P');
     // A rhyme character is not repeated, unless the group has no other left: then repeating it
     // beats leaving the group.
     for (int32_t id : used) mask[id] = std::min(mask[id].item<double>(), 0.0) + kRepeatPenalty;
@@ -189,9 +189,12 @@ ToneMode parse_tone_mode(const std::string& text, const std::string& field) {
 
 const char* tone_mode_name(ToneMode mode) {
   switch (mode) {
-    case ToneMode::kStrict: return "strict";
-    case ToneMode::kSoft: return "soft";
-    default: return "off";
+    case ToneMode::kStrict:
+      return "strict";
+    case ToneMode::kSoft:
+      return "soft";
+    default:
+      return "off";
   }
 }
 

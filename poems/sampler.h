@@ -30,13 +30,13 @@ struct SampleOptions {
   std::u32string prompt;    // in the model's script
   std::u32string acrostic;  // in the model's script
   double temperature = 0.8;
-  int64_t top_k = 0;     // 0: off
-  double top_p = 0.95;   // 1: off
+  int64_t top_k = 0;    // 0: off
+  double top_p = 0.95;  // 1: off
   uint64_t seed = 1;
   int64_t max_chars = 200;  // free verse only
   ToneMode tones = ToneMode::kSoft;
-  bool avoid_copies = true;            // resample lines found in the training set
-  const VerseRules* rules = nullptr;   // needed for tones other than off, and for avoid_copies
+  bool avoid_copies = true;           // resample lines found in the training set
+  const VerseRules* rules = nullptr;  // needed for tones other than off, and for avoid_copies
 };
 
 struct SampledPoem {
@@ -44,10 +44,10 @@ struct SampledPoem {
   std::vector<std::u32string> lines;
   PoemForm form = PoemForm::kFree;
   uint64_t seed = 0;
-  std::string pattern_name;              // regulated verse under tones strict|soft: "平起首句入韵", ...
-  std::vector<std::string> pattern;      // ... and its P/Z/* marks a line
-  int lines_resampled = 0;               // lines sampled again for being copies
-  int lines_copied = 0;                  // lines still copies after every retry
+  std::string pattern_name;          // regulated verse under tones strict|soft: "平起首句入韵", ...
+  std::vector<std::string> pattern;  // ... and its P/Z/* marks a line
+  int lines_resampled = 0;           // lines sampled again for being copies
+  int lines_copied = 0;              // lines still copies after every retry
 };
 
 // Parses wujue|qijue|wulv|qilv|free; throws poet::Error naming `field` otherwise.

@@ -67,8 +67,8 @@ TEST(Backends, NcclWithoutAGpuIsRefused) {
 TEST(NcclCommunicator, AllReduceOnTheGpu) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
   const auto comm = make_communicator("cuda", "nccl", /*distributed=*/true);
-  torch::Tensor t = torch::full({1 << 20}, static_cast<float>(comm->rank() + 1),
-                                torch::TensorOptions().device(torch::kCUDA));
+  torch::Tensor t =
+      torch::full({1 << 20}, static_cast<float>(comm->rank() + 1), torch::TensorOptions().device(torch::kCUDA));
   comm->all_reduce_sum(t);
   const double expected = comm->size() * (comm->size() + 1) / 2.0;
   EXPECT_EQ(t.min().item<float>(), expected);

@@ -6,10 +6,10 @@
 #include <cstdlib>
 #include <filesystem>
 
-#include "distributed_fixture.h"
-#include "data/dataset_file.h"
-#include "model/checkpoint.h"
 #include "config/train_config.h"
+#include "data/dataset_file.h"
+#include "distributed_fixture.h"
+#include "model/checkpoint.h"
 
 namespace poet {
 namespace {
@@ -67,9 +67,9 @@ TEST_F(Distributed, MetricsRecordTimeSpentCommunicating) {
 TEST_F(Distributed, SrunWithoutPmiIsRefused) {
   // What srun without --mpi=pmix looks like from inside one of its processes: a Slurm step of
   // two tasks, and no MPI launcher around this one.
-  const auto r = test::run_command("SLURM_NTASKS=2 SLURM_STEP_ID=0 " + std::string(POET_BINARY) +
-                                   " train --config " + POET_SOURCE_DIR + "/configs/tiny.toml --data " + (dir_ / "d.h5") +
-                                   " --run-dir " + (dir_ / "srun"));
+  const auto r = test::run_command("SLURM_NTASKS=2 SLURM_STEP_ID=0 " + std::string(POET_BINARY) + " train --config " +
+                                   POET_SOURCE_DIR + "/configs/tiny.toml --data " + (dir_ / "d.h5") + " --run-dir " +
+                                   (dir_ / "srun"));
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("Slurm started 2 tasks but MPI sees a world of 1"), std::string::npos) << r.err;
   EXPECT_FALSE(std::filesystem::exists(dir_ / "srun"));
@@ -125,7 +125,8 @@ TEST_F(Distributed, TraceShowsBucketsAllReducedDuringBackward) {
   for (const auto& e : events) {
     if (e["ph"] != "X") continue;
     const std::string name = e["name"];
-    if (name == "backward") backward.emplace_back(e["ts"].get<double>(), e["ts"].get<double>() + e["dur"].get<double>());
+    if (name == "backward")
+      backward.emplace_back(e["ts"].get<double>(), e["ts"].get<double>() + e["dur"].get<double>());
     if (name == "all_reduce bucket 0") first_bucket_start.push_back(e["ts"].get<double>());
     optimizer_steps += name == "optimizer step";
     forwards += name == "forward";

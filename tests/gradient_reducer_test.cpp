@@ -3,9 +3,9 @@
 // in order, nothing started before the last micro-batch, and the sums the optimizer then sees.
 #include <gtest/gtest.h>
 
-#include "trainer/gradient_reducer.h"
-#include "model/poet_model.h"
 #include "config/train_config.h"
+#include "model/poet_model.h"
+#include "trainer/gradient_reducer.h"
 
 namespace poet {
 namespace {

@@ -23,7 +23,7 @@ TEST(PoemForm, RecognisesTheFourRegularForms) {
 }
 
 TEST(PoemForm, EverythingElseIsFree) {
-  EXPECT_EQ(form_of("床前明月光，疑是地上霜。舉頭望明月，低頭思故鄉"), PoemForm::kFree);    // unfinished line
+  EXPECT_EQ(form_of("床前明月光，疑是地上霜。舉頭望明月，低頭思故鄉"), PoemForm::kFree);      // unfinished line
   EXPECT_EQ(form_of("床前明月光，疑是地上霜。舉頭望明月，低頭思故鄉兮。"), PoemForm::kFree);  // 6 characters
   EXPECT_EQ(form_of("床前明月光，疑是地上霜。"), PoemForm::kFree);                            // 2 lines
   EXPECT_EQ(form_of("床前明月光，疑是地上霜。舉頭、望明，低頭思故鄉。"), PoemForm::kFree);    // 、 inside

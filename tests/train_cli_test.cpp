@@ -45,7 +45,8 @@ class TrainCli : public ::testing::Test {
 };
 
 TEST_F(TrainCli, OverfitsOneBatch) {
-  const auto r = train("overfit", "--overfit-batch --set run.steps=400 --set run.eval_every=0 --set run.sample_every=0");
+  const auto r =
+      train("overfit", "--overfit-batch --set run.steps=400 --set run.eval_every=0 --set run.sample_every=0");
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   const auto metrics = read_metrics(dir_ / "overfit");
   ASSERT_FALSE(metrics.empty());
@@ -189,7 +190,7 @@ TEST_F(TrainCli, StartRemovesTemporaryFilesOfAKilledWriter) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_FALSE(std::filesystem::exists(run + "/checkpoints/.ckpt-00000010.pt.tmp.4242"));
   EXPECT_FALSE(std::filesystem::exists(run + "/.metrics.jsonl.tmp.77"));
-  EXPECT_TRUE(std::filesystem::exists(run + "/checkpoints/keep.txt"));   // not a temporary file
+  EXPECT_TRUE(std::filesystem::exists(run + "/checkpoints/keep.txt"));    // not a temporary file
   EXPECT_TRUE(std::filesystem::exists(run + "/checkpoints/.notes.tmp"));  // no writer's pid
   EXPECT_NE(r.out.find("removed " + run + "/checkpoints/.ckpt-00000010.pt.tmp.4242"), std::string::npos) << r.out;
   EXPECT_TRUE(std::filesystem::exists(run + "/checkpoints/ckpt-00000002.pt"));

@@ -9,11 +9,11 @@
 #include "common/utf8.h"
 #include "data/dataset_file.h"
 #include "data/text_cleaner.h"
-#include "test_support.h"
-#include "untrained_model.h"
 #include "model/batch_stream.h"
 #include "model/chunked_cross_entropy.h"
 #include "poems/sampler.h"
+#include "test_support.h"
+#include "untrained_model.h"
 
 namespace poet {
 namespace {
@@ -195,8 +195,7 @@ TEST_F(Sampling, RefusesCharactersOutsideTheVocabulary) {
     sample_poem(model_, vocab_, o);
     FAIL();
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("acrostic character '龍' is not in the model's vocabulary"),
-              std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("acrostic character '龍' is not in the model's vocabulary"), std::string::npos)
         << e.what();
   }
   o.acrostic = U"春夏秋冬山";  // five lines for a four-line form

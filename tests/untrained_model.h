@@ -6,8 +6,8 @@
 
 #include <cstdint>
 
-#include "model/poet_model.h"
 #include "config/train_config.h"
+#include "model/poet_model.h"
 
 namespace poet::test {
 

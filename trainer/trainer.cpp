@@ -11,10 +11,9 @@ namespace poet {
 namespace {
 
 // Sizes for --debug when no config file is given; a file's own values win over these.
-const std::vector<std::string> kDebugDefaults = {
-    "data.seq_len=32",      "data.batch_size=8", "model.embed=64",       "model.hidden=128",
-    "model.layers=1",       "run.steps=100",     "run.eval_every=50",    "run.sample_every=50",
-    "run.checkpoint_every=50"};
+const std::vector<std::string> kDebugDefaults = {"data.seq_len=32",   "data.batch_size=8",   "model.embed=64",
+                                                 "model.hidden=128",  "model.layers=1",      "run.steps=100",
+                                                 "run.eval_every=50", "run.sample_every=50", "run.checkpoint_every=50"};
 
 }  // namespace
 

@@ -19,21 +19,21 @@ struct TrainOptions {
   std::vector<std::string> overrides;  // "section.key=value", applied last
   std::string data;                    // overrides data.path when set
   std::string run_dir;
-  std::string resume;                  // "", "auto" or a checkpoint path
-  bool debug = false;                  // small sizes, anomaly detection, a line every step
-  bool overfit_batch = false;          // train on the first batch only, until the loss is near zero
-  int64_t stop_after_steps = 0;        // > 0: checkpoint and stop after this many steps of this run
-  std::string trace_path;              // a Chrome trace of rank 0's first steps, when set
-  int requeue_signal = 0;              // a stop by this signal or SIGTERM asks for a requeue (0: never)
-  std::string progress = "auto";       // auto, bar or plain (common/progress_display.h)
+  std::string resume;             // "", "auto" or a checkpoint path
+  bool debug = false;             // small sizes, anomaly detection, a line every step
+  bool overfit_batch = false;     // train on the first batch only, until the loss is near zero
+  int64_t stop_after_steps = 0;   // > 0: checkpoint and stop after this many steps of this run
+  std::string trace_path;         // a Chrome trace of rank 0's first steps, when set
+  int requeue_signal = 0;         // a stop by this signal or SIGTERM asks for a requeue (0: never)
+  std::string progress = "auto";  // auto, bar or plain (common/progress_display.h)
 };
 
 struct TrainResult {
-  int64_t step = 0;             // steps completed
+  int64_t step = 0;  // steps completed
   double last_loss = 0;
-  double last_val_loss = 0;     // NaN if never measured
-  bool interrupted = false;     // stopped by a signal after writing a checkpoint
-  bool requeue = false;         // ... and the signal asked for the job to be requeued
+  double last_val_loss = 0;  // NaN if never measured
+  bool interrupted = false;  // stopped by a signal after writing a checkpoint
+  bool requeue = false;      // ... and the signal asked for the job to be requeued
 };
 
 // The loss at which --overfit-batch declares success.

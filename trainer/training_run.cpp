@@ -10,8 +10,8 @@
 
 #include "common/error.h"
 #include "common/interrupt.h"
-#include "common/utf8.h"
 #include "common/number_format.h"
+#include "common/utf8.h"
 #include "model/summed_loss.h"
 #include "poems/sampler.h"
 #include "trainer/train_step.h"
@@ -109,17 +109,17 @@ TrainingRun::StepResult TrainingRun::step() {
 // Forward and backward of the step's micro-batches; only the last one's backward all-reduces.
 void TrainingRun::accumulate_micro_batches(StepResult& s) {
   for (int64_t micro = 0; micro < config_.optim.grad_accum; ++micro) {
-    const Batch batch = options_.overfit_batch ? train_data_.batch(0, 0)
-                                               : train_data_.batch(position_.epoch, position_.batch_in_epoch);
+    const Batch batch =
+        options_.overfit_batch ? train_data_.batch(0, 0) : train_data_.batch(position_.epoch, position_.batch_in_epoch);
     if (!options_.overfit_batch && ++position_.batch_in_epoch == train_data_.batches_per_epoch()) {
       position_.batch_in_epoch = 0;
       ++position_.epoch;
     }
     if (batch.inputs.size(0) == 0) continue;  // none of this global batch's rows are this rank's
     reducer_.prepare_backward(micro == config_.optim.grad_accum - 1);
-    s.loss += forward_backward(model_, batch, comm_.device(),
-                               static_cast<double>(batch.global_targets * config_.optim.grad_accum), bf16_,
-                               step_trace());
+    s.loss +=
+        forward_backward(model_, batch, comm_.device(),
+                         static_cast<double>(batch.global_targets * config_.optim.grad_accum), bf16_, step_trace());
   }
 }
 
@@ -128,8 +128,8 @@ void TrainingRun::accumulate_micro_batches(StepResult& s) {
 void TrainingRun::reduce_across_ranks(StepResult& s) {
   s.stop_requested = interrupted();
   // Preemption: the configured signal, or TERM, asks for a requeue after the checkpoint.
-  s.requeue_requested = options_.requeue_signal != 0 &&
-                        (interrupt_signal() == options_.requeue_signal || interrupt_signal() == SIGTERM);
+  s.requeue_requested =
+      options_.requeue_signal != 0 && (interrupt_signal() == options_.requeue_signal || interrupt_signal() == SIGTERM);
   const auto comm_start = Clock::now();
   reducer_.finish();
   torch::Tensor shared =
@@ -175,8 +175,7 @@ double TrainingRun::evaluate() {
                            ? std::min(val_data_.total_rows(), config_.run.eval_batches * config_.data.batch_size)
                            : val_data_.total_rows();
   const auto [loss_sum, targets] = summed_loss(model_, val_data_, rows, config_.data.batch_size, comm_.device());
-  torch::Tensor totals =
-      torch::tensor({loss_sum, static_cast<double>(targets)}, torch::kFloat64).to(comm_.device());
+  torch::Tensor totals = torch::tensor({loss_sum, static_cast<double>(targets)}, torch::kFloat64).to(comm_.device());
   comm_.all_reduce_sum(totals);
   totals = totals.cpu();
   const double all_targets = totals[1].item<double>();
@@ -204,7 +203,8 @@ void TrainingRun::record(const StepResult& s, double val_loss) {
 
   const auto now = Clock::now();
   if (step % config_.run.log_every == 0 || step == config_.run.steps) {
-    const double tokens_per_s = static_cast<double>(interval_tokens_) / std::max(seconds_between(interval_start_, now), 1e-9);
+    const double tokens_per_s =
+        static_cast<double>(interval_tokens_) / std::max(seconds_between(interval_start_, now), 1e-9);
     const double seconds_per_step = seconds_between(start_, now) / static_cast<double>(step - first_step_);
     char line[256];
     std::snprintf(line, sizeof(line), "step %lld/%lld  loss %.4f  lr %.2e  |g| %.2f  %s tok/s  ETA %s",
@@ -265,7 +265,8 @@ bool TrainingRun::overfit_reached(const StepResult& s) {
 
 // A signal, or --stop-after-steps reached.
 bool TrainingRun::should_stop(const StepResult& s) const {
-  return s.stop_requested || (options_.stop_after_steps > 0 && position_.step - first_step_ >= options_.stop_after_steps);
+  return s.stop_requested ||
+         (options_.stop_after_steps > 0 && position_.step - first_step_ >= options_.stop_after_steps);
 }
 
 bool TrainingRun::should_checkpoint(const StepResult& s) const {

@@ -50,7 +50,7 @@ class TrainingRun {
     double grad_norm = 0;
     double seconds = 0;
     double comm_seconds = 0;
-    double elapsed = 0;  // seconds trained in all, at the end of this step
+    double elapsed = 0;              // seconds trained in all, at the end of this step
     bool stop_requested = false;     // a signal reached some rank
     bool requeue_requested = false;  // ... and it asks for the job to be requeued
   };

@@ -51,8 +51,8 @@ void check_compatible(const LoadedCheckpoint& ckpt, const TrainConfig& config, u
   std::string differences;
   const auto compare = [&](const char* key, auto a, auto b) {
     if (a != b) {
-      differences += std::string(differences.empty() ? "" : ", ") + key + " " + std::to_string(a) + " (checkpoint) vs " +
-                     std::to_string(b) + " (this run)";
+      differences += std::string(differences.empty() ? "" : ", ") + key + " " + std::to_string(a) +
+                     " (checkpoint) vs " + std::to_string(b) + " (this run)";
     }
   };
   compare("model.embed", saved.model.embed, config.model.embed);
@@ -62,8 +62,8 @@ void check_compatible(const LoadedCheckpoint& ckpt, const TrainConfig& config, u
   compare("data.seq_len", saved.data.seq_len, config.data.seq_len);
   compare("data.batch_size", saved.data.batch_size, config.data.batch_size);
   if (ckpt.meta().vocab_checksum != vocab_checksum) {
-    differences += std::string(differences.empty() ? "" : ", ") +
-                   "the vocabulary (the checkpoint was trained on another dataset)";
+    differences +=
+        std::string(differences.empty() ? "" : ", ") + "the vocabulary (the checkpoint was trained on another dataset)";
   }
   if (!differences.empty()) throw Error(ckpt.path() + ": cannot resume: " + differences);
 }
@@ -83,8 +83,8 @@ TrainingRun::TrainingRun(const TrainOptions& options, const TrainConfig& config,
       script_(dataset_.attribute_json("options").value("script", "simplified")),
       train_data_(dataset_, Split::kTrain, shards_of(Split::kTrain, comm.rank()), config.data.seq_len,
                   config.data.batch_size, config.run.seed, /*shuffle=*/true),
-      val_data_(dataset_, Split::kVal, shards_of(Split::kVal, comm.rank()), config.data.seq_len,
-                config.data.batch_size, config.run.seed, /*shuffle=*/false),
+      val_data_(dataset_, Split::kVal, shards_of(Split::kVal, comm.rank()), config.data.seq_len, config.data.batch_size,
+                config.run.seed, /*shuffle=*/false),
       model_(static_cast<int64_t>(dataset_.vocab().size()), config.model),
       optimizer_(model_->parameters(), torch::optim::AdamWOptions(config.optim.lr)
                                            .betas({config.optim.beta1, config.optim.beta2})
@@ -211,11 +211,10 @@ void TrainingRun::print_summary() {
   int64_t parameters = 0;
   for (const auto& p : model_->parameters()) parameters += p.numel();
   const int64_t tokens_per_step = config_.data.batch_size * config_.data.seq_len * config_.optim.grad_accum;
-  out_ << "poet_dist train: " << (options_.debug ? "debug mode, " : "") << world
-       << (world == 1 ? " process" : " ranks") << " (" << comm_.backend() << ") on " << nodes
-       << (nodes == 1 ? " node" : " nodes") << ", " << (comm_.device().is_cuda() ? "CUDA" : "CPU")
-       << (bf16_ ? " bf16 autocast" : "") << ", " << threads_ << (threads_ == 1 ? " thread" : " threads")
-       << (world > 1 ? " each" : "") << "\n";
+  out_ << "poet_dist train: " << (options_.debug ? "debug mode, " : "") << world << (world == 1 ? " process" : " ranks")
+       << " (" << comm_.backend() << ") on " << nodes << (nodes == 1 ? " node" : " nodes") << ", "
+       << (comm_.device().is_cuda() ? "CUDA" : "CPU") << (bf16_ ? " bf16 autocast" : "") << ", " << threads_
+       << (threads_ == 1 ? " thread" : " threads") << (world > 1 ? " each" : "") << "\n";
   out_ << "devices  " << devices << "\n";
   out_ << "data     " << config_.data.path << ": " << with_commas(train_data_.total_rows()) << " training rows of "
        << config_.data.seq_len << " (" << train_data_.batches_per_epoch() << " batches an epoch, 0% padding), "
@@ -223,7 +222,8 @@ void TrainingRun::print_summary() {
   out_ << "model    " << with_commas(parameters) << " parameters; " << with_commas(tokens_per_step)
        << " tokens a step\n";
   out_ << "run      " << run_dir_.path().string()
-       << (resumed_from_.empty() ? "" : ", resumed from " + resumed_from_ + " at step " + std::to_string(position_.step))
+       << (resumed_from_.empty() ? ""
+                                 : ", resumed from " + resumed_from_ + " at step " + std::to_string(position_.step))
        << "\n";
   for (const std::string& removed : run_dir_.removed_temp_files()) {
     out_ << "run      removed " << removed << ", left by a writer that was stopped\n";
