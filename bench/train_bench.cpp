@@ -2,8 +2,9 @@
 // model — embedding 128, hidden 256, 2 layers, batch 128, rows of 125 — over packed rows of the
 // real dataset, printing tokens/s (median of the timed steps), the achieved FLOP rate, and a
 // LibTorch matrix product's FLOP rate on the same machine for scale. It runs the trainer's own
-// step functions (trainer/train_step.h). bench/train_bench.sh runs it beside the same model in
-// PyTorch's Python API.
+// step functions (trainer/train_step.h), without the gradient buckets that `poet_dist train`
+// adds for one process too (a LocalCommunicator's complete at once; a test shows they change no
+// value). bench/train_bench.sh runs it beside the same model in PyTorch's Python API.
 #include <torch/cuda.h>
 #include <torch/optim/adamw.h>
 #include <CLI/CLI.hpp>

@@ -14,9 +14,6 @@ namespace poet {
 
 std::unique_ptr<Communicator> make_communicator(const std::string& device, const std::string& backend,
                                                 bool distributed) {
-  if (device != "auto" && device != "cpu" && device != "cuda") {
-    throw Error("run.device is '" + device + "', expected auto, cpu or cuda");
-  }
   if (backend != "auto" && backend != "mpi" && backend != "nccl") {
     throw Error("--backend is '" + backend + "', expected auto, mpi or nccl");
   }

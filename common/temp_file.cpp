@@ -2,9 +2,11 @@
 #include "common/temp_file.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -70,14 +72,17 @@ void write_file_atomically(const std::string& destination, const std::string& te
 }
 
 std::vector<std::string> remove_stale_temp_files(const std::string& dir) {
-  static const std::regex kTempName(R"(\..+\.tmp\.[0-9]+)");
+  static const std::regex kTempName(R"(\..+\.tmp\.([0-9]+))");
   std::vector<std::string> removed;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
     const std::string name = entry.path().filename().string();
-    if (entry.is_regular_file(ec) && std::regex_match(name, kTempName) && fs::remove(entry.path(), ec)) {
-      removed.push_back(name);
-    }
+    std::smatch m;
+    if (!entry.is_regular_file(ec) || !std::regex_match(name, m, kTempName)) continue;
+    // A writer alive on this host (`evaluate` beside a restarting run, say) keeps its file.
+    const long pid = std::strtol(m[1].str().c_str(), nullptr, 10);
+    if (pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM)) continue;
+    if (fs::remove(entry.path(), ec)) removed.push_back(name);
   }
   return removed;
 }

@@ -32,8 +32,8 @@ class TempFile {
 void write_file_atomically(const std::string& destination, const std::string& text);
 
 // Removes the temporary files (".NAME.tmp.PID") that a killed writer left in `dir`, and returns
-// their names. Only for a caller that is the one writer of `dir`: it would remove another
-// live writer's file too.
+// their names. A file whose PID is alive on this host is kept; one of a writer alive on another
+// host sharing the folder is not told apart, so call this only where no other host writes.
 std::vector<std::string> remove_stale_temp_files(const std::string& dir);
 
 }  // namespace poet

@@ -93,9 +93,9 @@ void add_train(CLI::App& app, TrainOptions& o, TrainFlags& flags) {
   cmd->add_flag("--overfit-batch", o.overfit_batch, "Train on one batch until the loss is near zero");
   cmd->add_option("--stop-after-steps", o.stop_after_steps,
                   "Write a checkpoint and stop after this many steps (resume continues the run)");
-  cmd->add_option(
-         "--backend", flags.backend,
-         "Collectives under mpirun: auto (NCCL on CUDA, MPI on the CPU), mpi or nccl; checked against run.device")
+  cmd->add_option("--backend", flags.backend,
+                  "Collectives under mpirun: auto (NCCL on CUDA, MPI on the CPU), mpi or nccl; a choice that cannot "
+                  "work with run.device is refused, with or without mpirun")
       ->check(CLI::IsMember({"auto", "mpi", "nccl"}))
       ->capture_default_str();
   cmd->add_option("--collective-timeout", flags.collective_timeout, config_key_help("distributed.collective_timeout_s"))

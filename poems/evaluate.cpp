@@ -14,8 +14,8 @@
 #include "data/dataset_file.h"
 #include "data/text_cleaner.h"
 #include "model/batch_stream.h"
-#include "model/load_model.h"
 #include "model/summed_loss.h"
+#include "poems/load_model.h"
 #include "poems/sampler.h"
 
 namespace poet {

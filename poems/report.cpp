@@ -17,7 +17,7 @@
 #include "data/script_converter.h"
 #include "data/verse_rules.h"
 #include "model/checkpoint.h"
-#include "model/load_model.h"
+#include "poems/load_model.h"
 #include "poems/sampler.h"
 
 namespace poet {

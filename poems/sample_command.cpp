@@ -6,7 +6,7 @@
 #include "common/error.h"
 #include "common/utf8.h"
 #include "data/verse_rules.h"
-#include "model/load_model.h"
+#include "poems/load_model.h"
 #include "poems/sampler.h"
 
 namespace poet {

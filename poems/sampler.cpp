@@ -142,10 +142,11 @@ class VerseMasks {
   VerseMasks(const VerseRules& rules, size_t vocab_size, ToneMode mode)
       : penalty_(mode == ToneMode::kStrict ? kStrictPenalty : kSoftPenalty), have_groups_(rules.rhyme_groups > 0) {
     std::vector<float> level(vocab_size, 0), oblique(vocab_size, 0), group(vocab_size, -1);
-    for (size_t id = 0; id < vocab_size && id < rules.tone.size(); ++id) {
-      level[id] = tone_fits(rules.tone[id], 'P') ? 0.f : 1.f;
-      oblique[id] = tone_fits(rules.tone[id], 'Z') ? 0.f : 1.f;
-      group[id] = static_cast<float>(rules.rhyme_group[id]);
+    for (size_t i = 0; i < vocab_size; ++i) {
+      const auto id = static_cast<int32_t>(i);
+      level[i] = tone_fits(rules.tone_of(id), 'P') ? 0.f : 1.f;
+      oblique[i] = tone_fits(rules.tone_of(id), 'Z') ? 0.f : 1.f;
+      group[i] = static_cast<float>(rules.rhyme_group_of(id));
     }
     level_misfit_ = torch::tensor(level);
     oblique_misfit_ = torch::tensor(oblique);
@@ -272,7 +273,7 @@ SampledPoem sample_poem(PoetModel& model, const Vocabulary& vocab, const SampleO
             sampled = true;
           }
           if (masks && pos == shape.chars - 1 && pattern.rhymes(static_cast<size_t>(line))) {
-            if (rhyme_group < 0) rhyme_group = options.rules->rhyme_group[static_cast<size_t>(id)];
+            if (rhyme_group < 0) rhyme_group = options.rules->rhyme_group_of(static_cast<int32_t>(id));
             rhymes_used.push_back(id);
           }
           text.push_back(vocab.character(id));

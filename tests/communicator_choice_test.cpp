@@ -36,7 +36,6 @@ TEST(CommunicatorChoice, PairsThatCannotWorkAreRefusedNamingBoth) {
             std::string::npos)
       << refusal("cpu", "nccl");
   EXPECT_NE(refusal("cpu", "gloo").find("--backend is 'gloo', expected auto, mpi or nccl"), std::string::npos);
-  EXPECT_NE(refusal("tpu", "auto").find("run.device is 'tpu', expected auto, cpu or cuda"), std::string::npos);
   if (torch::cuda::is_available()) {
     EXPECT_NE(refusal("cuda", "mpi").find("--backend mpi with run.device cuda: the MPI backend reduces CPU tensors"),
               std::string::npos)

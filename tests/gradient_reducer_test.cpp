@@ -2,10 +2,13 @@
 // identical ranks): bucket plans, gradients as bucket views, buckets started during backward and
 // in order, nothing started before the last micro-batch, and the sums the optimizer then sees.
 #include <gtest/gtest.h>
+#include <torch/optim/adamw.h>
 
+#include "collectives/local_communicator.h"
 #include "config/train_config.h"
 #include "model/poet_model.h"
 #include "trainer/gradient_reducer.h"
+#include "trainer/train_step.h"
 
 namespace poet {
 namespace {
@@ -119,6 +122,37 @@ TEST_F(Reducer, ARankWithoutRowsStillJoinsEveryBucket) {
   reducer.finish();  // no backward this step
   EXPECT_EQ(comm.started.size(), reducer.bucket_count());
   for (const auto& p : model_->parameters()) EXPECT_EQ(p.grad().abs().sum().item<double>(), 0.0);
+}
+
+// One process trains through the reducer of a LocalCommunicator: its gradients live in bucket
+// views, and the optimizer must see exactly what plain backward gives.
+TEST_F(Reducer, OneProcessTrainsExactlyAsWithoutAReducer) {
+  const auto trained = [&](bool with_reducer) {
+    torch::manual_seed(5);
+    ModelConfig config;
+    config.embed = 16;
+    config.hidden = 24;
+    config.dropout = 0;
+    PoetModel model(50, config);
+    torch::optim::AdamW optimizer(model->parameters(), torch::optim::AdamWOptions(1e-2));
+    LocalCommunicator comm(torch::Device(torch::kCPU));
+    std::unique_ptr<GradientReducer> reducer;
+    if (with_reducer) reducer = std::make_unique<GradientReducer>(model->parameters(), comm, 1024, 4096, nullptr);
+    for (int step = 0; step < 5; ++step) {
+      clear_gradients(model);
+      if (reducer) reducer->prepare_backward(true);
+      std::get<0>(model->forward(inputs_)).pow(2).mean().backward();
+      if (reducer) reducer->finish();
+      optimizer.step();
+    }
+    std::vector<torch::Tensor> out;
+    for (const auto& p : model->parameters()) out.push_back(p.detach().clone());
+    return out;
+  };
+  const auto plain = trained(false);
+  const auto reduced = trained(true);
+  ASSERT_EQ(plain.size(), reduced.size());
+  for (size_t i = 0; i < plain.size(); ++i) EXPECT_TRUE(plain[i].equal(reduced[i])) << "parameter " << i;
 }
 
 }  // namespace

@@ -14,7 +14,7 @@
 #include "common/error.h"
 #include "common/subprocess.h"
 #include "data/dataset_file.h"
-#include "model/load_model.h"
+#include "poems/load_model.h"
 #include "test_support.h"
 
 namespace poet {

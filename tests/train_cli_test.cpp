@@ -2,6 +2,7 @@
 // batch, bit-for-bit repeats, resume that matches an uninterrupted run step for step,
 // corrupt and mismatched checkpoints, and the run directory's files.
 #include <gtest/gtest.h>
+#include <torch/cuda.h>
 
 #include <signal.h>
 #include <sys/wait.h>
@@ -180,20 +181,39 @@ TEST_F(TrainCli, CheckpointOfAnotherShapeIsRefused) {
 
 // A writer killed mid-write leaves ".NAME.tmp.PID" behind; a checkpoint's is tens of megabytes.
 TEST_F(TrainCli, StartRemovesTemporaryFilesOfAKilledWriter) {
+  const pid_t ended = ::fork();  // a writer that has ended: its pid is free
+  if (ended == 0) ::_exit(0);
+  ASSERT_GT(ended, 0);
+  ::waitpid(ended, nullptr, 0);
+  const std::string dead = std::to_string(ended);
+  const std::string alive = std::to_string(::getpid());
   const std::string run = dir_ / "stale";
   std::filesystem::create_directories(run + "/checkpoints");
-  for (const char* name : {"/checkpoints/.ckpt-00000010.pt.tmp.4242", "/.metrics.jsonl.tmp.77", "/checkpoints/keep.txt",
-                           "/checkpoints/.notes.tmp"}) {
+  for (const std::string& name :
+       {"/checkpoints/.ckpt-00000010.pt.tmp." + dead, "/.metrics.jsonl.tmp." + dead, "/.evaluation.json.tmp." + alive,
+        std::string("/checkpoints/keep.txt"), std::string("/checkpoints/.notes.tmp")}) {
     test::write_text(run + name, "partial");
   }
   const auto r = train("stale", "--set run.steps=2");
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_FALSE(std::filesystem::exists(run + "/checkpoints/.ckpt-00000010.pt.tmp.4242"));
-  EXPECT_FALSE(std::filesystem::exists(run + "/.metrics.jsonl.tmp.77"));
-  EXPECT_TRUE(std::filesystem::exists(run + "/checkpoints/keep.txt"));    // not a temporary file
-  EXPECT_TRUE(std::filesystem::exists(run + "/checkpoints/.notes.tmp"));  // no writer's pid
-  EXPECT_NE(r.out.find("removed " + run + "/checkpoints/.ckpt-00000010.pt.tmp.4242"), std::string::npos) << r.out;
+  EXPECT_FALSE(std::filesystem::exists(run + "/checkpoints/.ckpt-00000010.pt.tmp." + dead));
+  EXPECT_FALSE(std::filesystem::exists(run + "/.metrics.jsonl.tmp." + dead));
+  EXPECT_TRUE(std::filesystem::exists(run + "/.evaluation.json.tmp." + alive));  // its writer is still at work
+  EXPECT_TRUE(std::filesystem::exists(run + "/checkpoints/keep.txt"));           // not a temporary file
+  EXPECT_TRUE(std::filesystem::exists(run + "/checkpoints/.notes.tmp"));         // no writer's pid
+  EXPECT_NE(r.out.find("removed " + run + "/checkpoints/.ckpt-00000010.pt.tmp." + dead), std::string::npos) << r.out;
   EXPECT_TRUE(std::filesystem::exists(run + "/checkpoints/ckpt-00000002.pt"));
+}
+
+// The one-process path on a GPU: model, optimizer state and gradient buckets on the device.
+TEST_F(TrainCli, TrainsOnCudaAsOneProcess) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  const auto r = train("cuda", "--set run.device=cuda --set run.steps=20");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("devices  cuda:0"), std::string::npos) << r.out;
+  const auto metrics = read_metrics(dir_ / "cuda");
+  ASSERT_EQ(metrics.size(), 20u);
+  EXPECT_LT(metrics.back()["loss"].get<double>(), metrics.front()["loss"].get<double>());
 }
 
 // Device and backend are one choice: a pair that cannot work is refused before anything runs.

@@ -1,7 +1,8 @@
 // `poet_dist train`: the training loop — forward, backward, gradient all-reduce across ranks,
 // clip, AdamW step — with validation, samples, metrics and checkpoints in the run directory.
 // Under mpirun each rank reads only its own shards (shard s belongs to rank s mod N) and the
-// global batch is the same at any world size (trainer/batch_stream.h).
+// global batch is the same at any world size (model/batch_stream.h). The run itself is
+// trainer/training_run.h; this is its entry point.
 #pragma once
 
 #include <cstdint>

@@ -25,7 +25,8 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 // --trace records the first steps of the run: enough to see the pattern, and a small file.
 constexpr int64_t kTracedSteps = 20;
 
-// Linear warm-up, then cosine decay to lr * min_lr_ratio.
+// Linear warm-up, so AdamW's first moments settle before full steps; then cosine decay to
+// lr * min_lr_ratio.
 double learning_rate(const OptimConfig& o, int64_t step, int64_t total_steps) {
   if (step < o.warmup_steps) return o.lr * static_cast<double>(step + 1) / static_cast<double>(o.warmup_steps);
   const double span = static_cast<double>(std::max<int64_t>(1, total_steps - o.warmup_steps));
@@ -182,7 +183,8 @@ double TrainingRun::evaluate() {
   return all_targets > 0 ? totals[0].item<double>() / all_targets : kNaN;
 }
 
-// A metrics record every step; a progress line every run.log_every steps; an evaluation line.
+// metrics.jsonl gets every step, for plots and for the tests' step-for-step comparisons; the
+// console gets a line every run.log_every steps, and every evaluation.
 void TrainingRun::record(const StepResult& s, double val_loss) {
   const int64_t step = position_.step;
   const int64_t tokens_per_step = config_.data.batch_size * config_.data.seq_len * config_.optim.grad_accum;

@@ -43,6 +43,24 @@ int64_t shard_count(const DatasetFile& dataset, Split split) {
   return static_cast<int64_t>(dataset.read_index(split).shard_offsets.size()) - 1;
 }
 
+// On its device before the optimizer and the gradient buckets are built from its parameters:
+// Module::to() moves parameters but leaves gradients where they were.
+PoetModel model_on(const torch::Device& device, int64_t vocab_size, const ModelConfig& config) {
+  PoetModel model(vocab_size, config);
+  model->to(device);
+  return model;
+}
+
+// Fails before anything is written when the split cannot fill one global batch.
+BatchStream with_a_batch(BatchStream stream, const TrainConfig& config) {
+  if (stream.batches_per_epoch() == 0) {
+    throw Error(config.data.path + ": the training split makes " + std::to_string(stream.total_rows()) + " rows of " +
+                std::to_string(config.data.seq_len) + " characters, fewer than one batch of " +
+                std::to_string(config.data.batch_size) + " (lower data.batch_size or data.seq_len)");
+  }
+  return stream;
+}
+
 std::string device_name(int64_t gpu) { return gpu < 0 ? "cpu" : "cuda:" + std::to_string(gpu); }
 
 // Refuses a checkpoint whose model shape or vocabulary differ from this run's, naming them.
@@ -81,11 +99,13 @@ TrainingRun::TrainingRun(const TrainOptions& options, const TrainConfig& config,
       threads_(configure_process(options, config, comm)),
       dataset_(config.data.path),
       script_(dataset_.attribute_json("options").value("script", "simplified")),
-      train_data_(dataset_, Split::kTrain, shards_of(Split::kTrain, comm.rank()), config.data.seq_len,
-                  config.data.batch_size, config.run.seed, /*shuffle=*/true),
+      train_data_(with_a_batch(BatchStream(dataset_, Split::kTrain, shards_of(Split::kTrain, comm.rank()),
+                                           config.data.seq_len, config.data.batch_size, config.run.seed,
+                                           /*shuffle=*/true),
+                               config)),
       val_data_(dataset_, Split::kVal, shards_of(Split::kVal, comm.rank()), config.data.seq_len, config.data.batch_size,
                 config.run.seed, /*shuffle=*/false),
-      model_(static_cast<int64_t>(dataset_.vocab().size()), config.model),
+      model_(model_on(comm.device(), static_cast<int64_t>(dataset_.vocab().size()), config.model)),
       optimizer_(model_->parameters(), torch::optim::AdamWOptions(config.optim.lr)
                                            .betas({config.optim.beta1, config.optim.beta2})
                                            .weight_decay(config.optim.weight_decay)),
@@ -97,12 +117,6 @@ TrainingRun::TrainingRun(const TrainOptions& options, const TrainConfig& config,
       run_dir_(options.run_dir, root_, config.run.keep_checkpoints),
       progress_(out_, progress_style(options.progress)),
       best_val_loss_(std::numeric_limits<double>::infinity()) {
-  if (train_data_.batches_per_epoch() == 0) {
-    throw Error(config.data.path + ": the training split makes " + std::to_string(train_data_.total_rows()) +
-                " rows of " + std::to_string(config.data.seq_len) + " characters, fewer than one batch of " +
-                std::to_string(config.data.batch_size) + " (lower data.batch_size or data.seq_len)");
-  }
-  model_->to(comm.device());
   check_same_model_on_every_rank();
   broadcast_weights();
   run_dir_.write_config(config.toml);

@@ -1,6 +1,6 @@
 // load_model(): checkpoint -> config -> vocabulary -> model -> weights; load_rules_for(): the
 // dataset beside it.
-#include "model/load_model.h"
+#include "poems/load_model.h"
 
 #include <memory>
 
