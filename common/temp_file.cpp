@@ -10,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <regex>
 
 #include "common/error.h"
@@ -81,7 +82,8 @@ std::vector<std::string> remove_stale_temp_files(const std::string& dir) {
     if (!entry.is_regular_file(ec) || !std::regex_match(name, m, kTempName)) continue;
     // A writer alive on this host (`evaluate` beside a restarting run, say) keeps its file.
     const long pid = std::strtol(m[1].str().c_str(), nullptr, 10);
-    if (pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM)) continue;
+    const bool a_pid = pid > 0 && pid <= std::numeric_limits<pid_t>::max();
+    if (a_pid && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM)) continue;
     if (fs::remove(entry.path(), ec)) removed.push_back(name);
   }
   return removed;

@@ -4,7 +4,8 @@
 #      and the NCCL that PyTorch loads;
 #   2. runs the communicator tests with the NCCL backend at world size 1, and a tiny training
 #      run through mpiexec with --backend nccl;
-#   3. trains `tiny` and `cpu-quick` on the GPU with bf16 autocast;
+#   3. trains one process on the GPU (the test TrainCli.TrainsOnCudaAsOneProcess, and the
+#      device/backend choices), then `tiny` and `cpu-quick` with bf16 autocast;
 #   4. times the training benchmark beside PyTorch's Python API on the same GPU (3 alternating
 #      rounds, medians).
 # It takes under 10 minutes on one H200. Libraries Debian gives the development machines (MPI,
@@ -59,13 +60,16 @@ fi
 step "build against the CUDA LibTorch"
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$cmake_prefix" \
   -DCUDAToolkit_ROOT=/usr/local/cuda "${extra[@]}" | grep -E "poet_dist|Torch|error" || true
-cmake --build "$build" --target poet_dist poet_mpi_tests train_bench
+cmake --build "$build" --target poet_dist poet_mpi_tests poet_tests train_bench
 "$build/bin/poet_dist" version
 
 step "NCCL communicator tests (world size 1)"
 timeout 120 "$mpiexec" -np 1 "$build/bin/poet_mpi_tests" --gtest_filter='*Nccl*:*Backends*:MpiCommunicator.*'
 timeout 120 "$mpiexec" -np 1 "$build/bin/poet_dist" train --config configs/tiny.toml --data "$data" \
   --run-dir /tmp/gpu-nccl --backend nccl --set run.steps=40 | grep -E "ranks|devices|buckets|eval|done"
+
+step "one process on the GPU: device and backend chosen together"
+timeout 120 "$build/bin/poet_tests" --gtest_filter='TrainCli.TrainsOnCudaAsOneProcess:CommunicatorChoice.*'
 
 step "tiny on the GPU (bf16 autocast)"
 timeout 120 "$build/bin/poet_dist" train --config configs/tiny.toml --data "$data" --run-dir /tmp/gpu-tiny \

@@ -61,6 +61,14 @@ TEST(TrainConfig, UnknownKeysAndWrongTypesAreNamed) {
   EXPECT_THROW(load_train_config("", {"run.steps=7.5"}), Error);           // a number where an integer is expected
   EXPECT_THROW(load_train_config("", {"model.tie_weights=true"}), Error);  // embed 128 != hidden 256
   EXPECT_THROW(load_train_config("", {"nodot=1"}), Error);
+  // The one check of run.device: make_communicator() takes the value as checked here.
+  try {
+    load_train_config("", {"run.device=tpu"});
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("run.device is 'tpu', expected auto, cpu or cuda"), std::string::npos)
+        << e.what();
+  }
   test::write_text(dir.path() / "broken.toml", "[model\n");
   EXPECT_THROW(load_train_config(dir / "broken.toml", {}), Error);
 }
