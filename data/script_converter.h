@@ -16,6 +16,10 @@ enum class Script { kTraditional, kSimplified };
 // Parses "traditional" or "simplified"; throws poet::Error naming `field` otherwise.
 Script parse_script(const std::string& text, const std::string& field);
 const char* script_name(Script script);
+// The script that is not `script`.
+constexpr Script other_script(Script script) {
+  return script == Script::kSimplified ? Script::kTraditional : Script::kSimplified;
+}
 
 class ScriptConverter {
  public:

@@ -202,7 +202,7 @@ void write_report(const ReportOptions& o, std::ostream& out) {
       so.avoid_copies = false;
     }
     const Script script = m.script;
-    const Script other = script == Script::kSimplified ? Script::kTraditional : Script::kSimplified;
+    const Script other = other_script(script);
     const ScriptConverter convert(script, other);
     html << "<h2>Poems</h2>\n<p>From " << escape_html(checkpoint) << " (step " << m.meta.step << "), seed 1, tones "
          << tone_mode_name(so.tones) << "; each in " << script_name(script) << " and " << script_name(other)

@@ -29,8 +29,7 @@ void run_sample(const SampleCommand& c, std::ostream& out) {
   if (c.top_p <= 0 || c.top_p > 1) throw Error("--top-p must be in (0, 1]");
   LoadedModel m = load_model(c.checkpoint);
   // Input may come in either script: carry it into the model's (a no-op on text already there).
-  const ScriptConverter to_model(m.script == Script::kSimplified ? Script::kTraditional : Script::kSimplified,
-                                 m.script);
+  const ScriptConverter to_model(other_script(m.script), m.script);
   const ScriptConverter to_output(m.script, c.script.value_or(m.script));
 
   SampleOptions options;

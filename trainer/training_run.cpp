@@ -93,10 +93,9 @@ TrainingRun::StepResult TrainingRun::step() {
   s.grad_norm = clip_gradients(model_, config_.optim.grad_clip);
   apply_update(s);
   ChromeTrace* trace = step_trace();
-  const int64_t tokens = config_.data.batch_size * config_.data.seq_len * config_.optim.grad_accum;
   ++position_.step;
-  position_.tokens_seen += tokens;
-  interval_tokens_ += tokens;
+  position_.tokens_seen += tokens_per_step_;
+  interval_tokens_ += tokens_per_step_;
   const auto now = Clock::now();
   s.seconds = seconds_between(step_start, now);
   s.elapsed = position_.elapsed_before + seconds_between(start_, now);
@@ -187,14 +186,13 @@ double TrainingRun::evaluate() {
 // console gets a line every run.log_every steps, and every evaluation.
 void TrainingRun::record(const StepResult& s, double val_loss) {
   const int64_t step = position_.step;
-  const int64_t tokens_per_step = config_.data.batch_size * config_.data.seq_len * config_.optim.grad_accum;
   nlohmann::json record = {{"step", step},
                            {"epoch", position_.epoch},
                            {"loss", s.loss},
                            {"lr", s.lr},
                            {"grad_norm", s.grad_norm},
                            {"tokens", position_.tokens_seen},
-                           {"tokens_per_s", static_cast<double>(tokens_per_step) / s.seconds},
+                           {"tokens_per_s", static_cast<double>(tokens_per_step_) / s.seconds},
                            {"elapsed_s", s.elapsed},
                            {"comm_s", s.comm_seconds}};
   if (!std::isnan(val_loss)) {

@@ -89,6 +89,7 @@ class TrainingRun {
   std::ostream& out_;  // the console on rank 0, nothing elsewhere
   const bool bf16_;
   const int threads_;
+  const int64_t tokens_per_step_;  // global batch x sequence x micro-batches
   DatasetFile dataset_;
   const std::string script_;  // of the dataset's text, recorded in checkpoints
   BatchStream train_data_;

@@ -97,6 +97,7 @@ TrainingRun::TrainingRun(const TrainOptions& options, const TrainConfig& config,
       out_(root_ ? console : silent_),
       bf16_(use_bf16(config, comm)),
       threads_(configure_process(options, config, comm)),
+      tokens_per_step_(config.data.batch_size * config.data.seq_len * config.optim.grad_accum),
       dataset_(config.data.path),
       script_(dataset_.attribute_json("options").value("script", "simplified")),
       train_data_(with_a_batch(BatchStream(dataset_, Split::kTrain, shards_of(Split::kTrain, comm.rank()),
@@ -224,7 +225,6 @@ void TrainingRun::print_summary() {
   for (int64_t gpu : gpus) devices += (devices.empty() ? "" : " ") + device_name(gpu);
   int64_t parameters = 0;
   for (const auto& p : model_->parameters()) parameters += p.numel();
-  const int64_t tokens_per_step = config_.data.batch_size * config_.data.seq_len * config_.optim.grad_accum;
   out_ << "poet_dist train: " << (options_.debug ? "debug mode, " : "") << world << (world == 1 ? " process" : " ranks")
        << " (" << comm_.backend() << ") on " << nodes << (nodes == 1 ? " node" : " nodes") << ", "
        << (comm_.device().is_cuda() ? "CUDA" : "CPU") << (bf16_ ? " bf16 autocast" : "") << ", " << threads_
@@ -233,7 +233,7 @@ void TrainingRun::print_summary() {
   out_ << "data     " << config_.data.path << ": " << with_commas(train_data_.total_rows()) << " training rows of "
        << config_.data.seq_len << " (" << train_data_.batches_per_epoch() << " batches an epoch, 0% padding), "
        << with_commas(val_data_.total_rows()) << " validation rows, vocabulary " << dataset_.vocab().size() << "\n";
-  out_ << "model    " << with_commas(parameters) << " parameters; " << with_commas(tokens_per_step)
+  out_ << "model    " << with_commas(parameters) << " parameters; " << with_commas(tokens_per_step_)
        << " tokens a step\n";
   out_ << "run      " << run_dir_.path().string()
        << (resumed_from_.empty() ? ""
