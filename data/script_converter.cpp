@@ -1,7 +1,11 @@
 // ScriptConverter over opencc::SimpleConverter.
 #include "data/script_converter.h"
 
+#include <dlfcn.h>
 #include <opencc/SimpleConverter.hpp>
+#include <opencc/opencc.h>
+
+#include <filesystem>
 
 #include "common/error.h"
 
@@ -17,9 +21,29 @@ const char* script_name(Script script) {
   return script == Script::kTraditional ? "traditional" : "simplified";
 }
 
+namespace {
+
+// OpenCC looks for its configs only in the folder it was built for (/usr/share/opencc). A copy
+// unpacked elsewhere (scripts/gpu-check.sh relocates Debian's) keeps its data beside its library:
+// LIB/../share/opencc, or LIB/../../share/opencc from a multiarch LIB. OpenCC then finds the
+// dictionaries in the config's own folder.
+std::string find_config(const std::string& name) {
+  Dl_info library{};
+  if (dladdr(reinterpret_cast<void*>(&opencc_open), &library) != 0 && library.dli_fname != nullptr) {
+    const std::filesystem::path lib_dir = std::filesystem::path(library.dli_fname).parent_path();
+    for (const auto& share : {lib_dir / ".." / "share", lib_dir / ".." / ".." / "share"}) {
+      const std::filesystem::path config = share / "opencc" / name;
+      if (std::filesystem::exists(config)) return config.lexically_normal().string();
+    }
+  }
+  return name;
+}
+
+}  // namespace
+
 ScriptConverter::ScriptConverter(Script from, Script to) {
   if (from == to) return;
-  const std::string config = from == Script::kTraditional ? "t2s.json" : "s2t.json";
+  const std::string config = find_config(from == Script::kTraditional ? "t2s.json" : "s2t.json");
   try {
     converter_ = std::make_unique<opencc::SimpleConverter>(config);
   } catch (const std::exception& e) {

@@ -2,6 +2,8 @@
 #include "model/checkpoint.h"
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Context.h>
+#include <c10/util/StringUtil.h>
 #include <xxhash.h>
 
 #include <algorithm>
@@ -30,6 +32,40 @@ c10::IValue read_value(torch::serialize::InputArchive& a, const char* key) {
   return v;
 }
 
+torch::Tensor generator_state(at::Generator generator) {
+  std::lock_guard<std::mutex> lock(generator.mutex());
+  return generator.get_state();
+}
+
+void set_generator_state(at::Generator generator, const torch::Tensor& state) {
+  std::lock_guard<std::mutex> lock(generator.mutex());
+  generator.set_state(state);
+}
+
+// Reads `archive`'s tensors into `module`'s parameters and buffers, recursively, by copying:
+// the tensors keep their device, dtype and storage, so the optimizer's and the gradient buckets'
+// references stay valid. (Module::load would instead re-point them at the archive's tensors,
+// and so onto whatever device the checkpoint was written from.)
+void copy_into(torch::nn::Module& module, torch::serialize::InputArchive& archive, const std::string& prefix) {
+  torch::NoGradGuard no_grad;
+  const auto copy = [&](const std::string& key, torch::Tensor& target, bool is_buffer) {
+    torch::Tensor saved;
+    if (!archive.try_read(key, saved, is_buffer)) throw Error("no " + prefix + key);
+    if (saved.sizes() != target.sizes()) {
+      throw Error(prefix + key + " is " + c10::str(saved.sizes()) + " in the checkpoint and " +
+                  c10::str(target.sizes()) + " in this model");
+    }
+    target.copy_(saved);
+  };
+  for (auto& p : module.named_parameters(/*recurse=*/false)) copy(p.key(), p.value(), false);
+  for (auto& b : module.named_buffers(/*recurse=*/false)) copy(b.key(), b.value(), true);
+  for (const auto& child : module.named_children()) {
+    torch::serialize::InputArchive child_archive;
+    if (!archive.try_read(child.key(), child_archive)) throw Error("no " + prefix + child.key());
+    copy_into(*child.value(), child_archive, prefix + child.key() + ".");
+  }
+}
+
 }  // namespace
 
 void save_checkpoint(const std::string& path, PoetModel& model, const torch::optim::Optimizer* optimizer,
@@ -53,10 +89,10 @@ void save_checkpoint(const std::string& path, PoetModel& model, const torch::opt
   write_value(archive, "script", meta.script);
   write_value(archive, "vocab_tokens", c10::List<std::string>(meta.vocab_tokens));
   write_value(archive, "vocab_checksum", static_cast<int64_t>(meta.vocab_checksum));
-  {
-    auto generator = at::detail::getDefaultCPUGenerator();
-    std::lock_guard<std::mutex> lock(generator.mutex());
-    archive.write("rng_state", generator.get_state(), /*is_buffer=*/true);
+  archive.write("rng_state", generator_state(at::detail::getDefaultCPUGenerator()), /*is_buffer=*/true);
+  if (model->device().is_cuda()) {
+    archive.write("cuda_rng_state", generator_state(at::globalContext().defaultGenerator(model->device())),
+                  /*is_buffer=*/true);
   }
   std::ostringstream payload_stream;
   archive.save_to(payload_stream);
@@ -103,8 +139,13 @@ LoadedCheckpoint::LoadedCheckpoint(const std::string& path) : path_(path) {
     throw Error(path + ": checkpoint checksum does not match: the file is corrupt");
   }
   try {
+    // Onto the CPU whatever device wrote it; restore_* copy into the model where it lives.
     std::istringstream payload(bytes.substr(kHeaderBytes));
-    archive_.load_from(payload);
+    archive_.load_from(payload, torch::Device(torch::kCPU));
+  } catch (const c10::Error& e) {
+    throw Error(path + ": cannot read the checkpoint's archive: " + e.what_without_backtrace());
+  }
+  try {
     meta_.step = read_value(archive_, "step").toInt();
     meta_.epoch = read_value(archive_, "epoch").toInt();
     meta_.batch_in_epoch = read_value(archive_, "batch_in_epoch").toInt();
@@ -125,13 +166,13 @@ void LoadedCheckpoint::restore_model(PoetModel& model) {
   try {
     torch::serialize::InputArchive model_archive;
     archive_.read("model", model_archive);
-    model->load(model_archive);
-  } catch (const c10::Error& e) {
-    throw Error(path_ + ": model weights do not fit: " + e.what_without_backtrace());
+    copy_into(*model, model_archive, "");
+  } catch (const std::exception& e) {
+    throw Error(path_ + ": model weights do not fit: " + e.what());
   }
 }
 
-void LoadedCheckpoint::restore_optimizer(torch::optim::Optimizer& optimizer) {
+void LoadedCheckpoint::restore_optimizer(torch::optim::AdamW& optimizer) {
   try {
     torch::serialize::InputArchive optimizer_archive;
     archive_.read("optimizer", optimizer_archive);
@@ -139,14 +180,26 @@ void LoadedCheckpoint::restore_optimizer(torch::optim::Optimizer& optimizer) {
   } catch (const c10::Error& e) {
     throw Error(path_ + ": optimizer state does not fit: " + e.what_without_backtrace());
   }
+  // The state was read onto the CPU: the moments take the parameters' device and dtype, as
+  // PyTorch's load_state_dict does. A model lives on one device, and the state's keys changed type
+  // between LibTorch versions, so it is not looked up parameter by parameter.
+  const torch::TensorOptions where = optimizer.param_groups().front().params().front().options();
+  for (auto& entry : optimizer.state()) {
+    auto& state = static_cast<torch::optim::AdamWParamState&>(*entry.second);
+    state.exp_avg(state.exp_avg().to(where));
+    state.exp_avg_sq(state.exp_avg_sq().to(where));
+    if (state.max_exp_avg_sq().defined()) state.max_exp_avg_sq(state.max_exp_avg_sq().to(where));
+  }
 }
 
-void LoadedCheckpoint::restore_rng() {
+void LoadedCheckpoint::restore_rng(const torch::Device& device) {
   torch::Tensor state;
   archive_.read("rng_state", state, /*is_buffer=*/true);
-  auto generator = at::detail::getDefaultCPUGenerator();
-  std::lock_guard<std::mutex> lock(generator.mutex());
-  generator.set_state(state);
+  set_generator_state(at::detail::getDefaultCPUGenerator(), state);
+  // A checkpoint written on the CPU has no CUDA state: that run's seed then stands.
+  if (device.is_cuda() && archive_.try_read("cuda_rng_state", state, /*is_buffer=*/true)) {
+    set_generator_state(at::globalContext().defaultGenerator(device), state);
+  }
 }
 
 std::vector<std::string> list_checkpoints(const std::string& dir) {

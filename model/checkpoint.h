@@ -6,6 +6,7 @@
 // payload length, then the payload: a LibTorch archive (torch::serialize::OutputArchive).
 #pragma once
 
+#include <torch/optim/adamw.h>
 #include <torch/optim/optimizer.h>
 #include <torch/serialize/archive.h>
 
@@ -41,11 +42,15 @@ class LoadedCheckpoint {
 
   const CheckpointMeta& meta() const { return meta_; }
   const std::string& path() const { return path_; }
-  // Loads the weights; `model` must have been built from meta().config_toml.
+  // The archive is read onto the CPU, whatever device wrote it; these copy into the model and
+  // the optimizer wherever they live.
+  // Copies the weights into `model`, built from meta().config_toml, on any device.
   void restore_model(PoetModel& model);
-  void restore_optimizer(torch::optim::Optimizer& optimizer);
-  // The CPU generator's state (dropout), as it was when the checkpoint was written.
-  void restore_rng();
+  // AdamW's state, each parameter's on that parameter's device.
+  void restore_optimizer(torch::optim::AdamW& optimizer);
+  // The random generators' state (dropout) as it was when the checkpoint was written: the CPU's,
+  // and on a CUDA `device` the CUDA generator's (rank 0's; every rank seeds and draws alike).
+  void restore_rng(const torch::Device& device);
 
  private:
   std::string path_;

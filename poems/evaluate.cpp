@@ -135,7 +135,7 @@ void run_evaluate(const EvaluateOptions& o, std::ostream& out) {
   for (size_t s = 0; s < shards.size(); ++s) shards[s] = static_cast<int64_t>(s);
   BatchStream val(file, Split::kVal, shards, config.data.seq_len, config.data.batch_size, config.run.seed, false);
   const auto [loss_sum, targets] =
-      summed_loss(m.model, val, val.total_rows(), config.data.batch_size, torch::Device(torch::kCPU));
+      summed_loss(m.model, val, val.total_rows(), config.data.batch_size, m.model->device());
   const double val_loss = targets > 0 ? loss_sum / static_cast<double>(targets) : NAN;
 
   const std::vector<PoemLines> val_poems = poems_as_lines(file, Split::kVal);

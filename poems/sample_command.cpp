@@ -29,7 +29,9 @@ void run_sample(const SampleCommand& c, std::ostream& out) {
   if (c.top_p <= 0 || c.top_p > 1) throw Error("--top-p must be in (0, 1]");
   LoadedModel m = load_model(c.checkpoint);
   // Input may come in either script: carry it into the model's (a no-op on text already there).
-  const ScriptConverter to_model(other_script(m.script), m.script);
+  // OpenCC is loaded only when there is text to convert.
+  const bool has_input = !c.prompt.empty() || !c.acrostic.empty();
+  const ScriptConverter to_model(has_input ? other_script(m.script) : m.script, m.script);
   const ScriptConverter to_output(m.script, c.script.value_or(m.script));
 
   SampleOptions options;

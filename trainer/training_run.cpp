@@ -119,7 +119,7 @@ void TrainingRun::accumulate_micro_batches(StepResult& s) {
     reducer_.prepare_backward(micro == config_.optim.grad_accum - 1);
     s.loss +=
         forward_backward(model_, batch, comm_.device(),
-                         static_cast<double>(batch.global_targets * config_.optim.grad_accum), bf16_, step_trace());
+                         static_cast<double>(batch.global_targets * config_.optim.grad_accum), step_trace());
   }
 }
 

@@ -87,7 +87,6 @@ class TrainingRun {
   const bool root_;
   std::ostream silent_{nullptr};
   std::ostream& out_;  // the console on rank 0, nothing elsewhere
-  const bool bf16_;
   const int threads_;
   const int64_t tokens_per_step_;  // global batch x sequence x micro-batches
   DatasetFile dataset_;

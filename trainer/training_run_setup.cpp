@@ -31,23 +31,22 @@ int configure_process(const TrainOptions& options, const TrainConfig& config, co
   return threads;
 }
 
-bool use_bf16(const TrainConfig& config, const Communicator& comm) {
-  const bool cuda = comm.device().is_cuda();
-  if (config.run.precision == "bf16" && !cuda) {
-    throw Error("run.precision bf16 needs a CUDA device (bf16 autocast runs on the GPU)");
-  }
-  return cuda ? config.run.precision != "fp32" : false;
-}
-
 int64_t shard_count(const DatasetFile& dataset, Split split) {
   return static_cast<int64_t>(dataset.read_index(split).shard_offsets.size()) - 1;
 }
 
+// run.precision's auto: bf16 on CUDA; fp32 on the CPU.
+torch::ScalarType compute_dtype(const RunConfig& run, const torch::Device& device) {
+  if (run.precision == "auto") return device.is_cuda() ? torch::kBFloat16 : torch::kFloat32;
+  return run.precision == "bf16" ? torch::kBFloat16 : torch::kFloat32;
+}
+
 // On its device before the optimizer and the gradient buckets are built from its parameters:
 // Module::to() moves parameters but leaves gradients where they were.
-PoetModel model_on(const torch::Device& device, int64_t vocab_size, const ModelConfig& config) {
-  PoetModel model(vocab_size, config);
+PoetModel model_on(const torch::Device& device, int64_t vocab_size, const TrainConfig& config) {
+  PoetModel model(vocab_size, config.model);
   model->to(device);
+  model->set_compute_dtype(compute_dtype(config.run, device));
   return model;
 }
 
@@ -95,7 +94,6 @@ TrainingRun::TrainingRun(const TrainOptions& options, const TrainConfig& config,
       comm_(comm),
       root_(comm.rank() == 0),
       out_(root_ ? console : silent_),
-      bf16_(use_bf16(config, comm)),
       threads_(configure_process(options, config, comm)),
       tokens_per_step_(config.data.batch_size * config.data.seq_len * config.optim.grad_accum),
       dataset_(config.data.path),
@@ -106,7 +104,7 @@ TrainingRun::TrainingRun(const TrainOptions& options, const TrainConfig& config,
                                config)),
       val_data_(dataset_, Split::kVal, shards_of(Split::kVal, comm.rank()), config.data.seq_len, config.data.batch_size,
                 config.run.seed, /*shuffle=*/false),
-      model_(model_on(comm.device(), static_cast<int64_t>(dataset_.vocab().size()), config.model)),
+      model_(model_on(comm.device(), static_cast<int64_t>(dataset_.vocab().size()), config)),
       optimizer_(model_->parameters(), torch::optim::AdamWOptions(config.optim.lr)
                                            .betas({config.optim.beta1, config.optim.beta2})
                                            .weight_decay(config.optim.weight_decay)),
@@ -177,7 +175,7 @@ void TrainingRun::resume() {
       check_compatible(*ckpt, config_, dataset_.vocab().checksum());
       ckpt->restore_model(model_);
       ckpt->restore_optimizer(optimizer_);
-      ckpt->restore_rng();
+      ckpt->restore_rng(comm_.device());
       const CheckpointMeta& meta = ckpt->meta();
       position_ = {meta.step, meta.epoch, meta.batch_in_epoch, meta.tokens_seen, meta.elapsed_seconds};
       resumed_from_ = path;
@@ -227,7 +225,7 @@ void TrainingRun::print_summary() {
   for (const auto& p : model_->parameters()) parameters += p.numel();
   out_ << "poet_dist train: " << (options_.debug ? "debug mode, " : "") << world << (world == 1 ? " process" : " ranks")
        << " (" << comm_.backend() << ") on " << nodes << (nodes == 1 ? " node" : " nodes") << ", "
-       << (comm_.device().is_cuda() ? "CUDA" : "CPU") << (bf16_ ? " bf16 autocast" : "") << ", " << threads_
+       << (comm_.device().is_cuda() ? "CUDA" : "CPU") << ", " << threads_
        << (threads_ == 1 ? " thread" : " threads") << (world > 1 ? " each" : "") << "\n";
   out_ << "devices  " << devices << "\n";
   out_ << "data     " << config_.data.path << ": " << with_commas(train_data_.total_rows()) << " training rows of "
@@ -235,6 +233,7 @@ void TrainingRun::print_summary() {
        << with_commas(val_data_.total_rows()) << " validation rows, vocabulary " << dataset_.vocab().size() << "\n";
   out_ << "model    " << with_commas(parameters) << " parameters; " << with_commas(tokens_per_step_)
        << " tokens a step\n";
+  out_ << "compute  " << model_->computed_dtypes().describe() << " (run.precision " << config_.run.precision << ")\n";
   out_ << "run      " << run_dir_.path().string()
        << (resumed_from_.empty() ? ""
                                  : ", resumed from " + resumed_from_ + " at step " + std::to_string(position_.step))

@@ -1,0 +1,171 @@
+// The model's precision and its checkpoints, without a GPU: what the LSTM and the output layer
+// compute in, and that restoring copies into the model and optimizer as they are. (A CPU build
+// has no second device that holds values, so the tensor options followed here are the dtype's;
+// scripts/gpu-check.sh resumes on CUDA and reads a CUDA checkpoint on the CPU.)
+#include <gtest/gtest.h>
+#include <torch/nn/modules/rnn.h>
+#include <torch/optim/adamw.h>
+
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+#include "model/checkpoint.h"
+#include "model/chunked_cross_entropy.h"
+#include "model/poet_model.h"
+#include "test_support.h"
+
+namespace poet {
+namespace {
+
+constexpr int64_t kVocab = 50;
+
+ModelConfig small_config() {
+  ModelConfig c;
+  c.embed = 16;
+  c.hidden = 32;
+  c.layers = 2;
+  c.dropout = 0.0;
+  return c;
+}
+
+torch::Tensor some_tokens() { return torch::randint(kVocab, {4, 12}, torch::kInt64); }
+
+// The summed loss over the tokens, through the training path (hidden states, then the chunked
+// output layer and cross-entropy), with the gradients it leaves.
+double train_loss(PoetModel& model, const torch::Tensor& tokens) {
+  for (auto& p : model->parameters()) p.mutable_grad() = torch::Tensor();
+  const torch::Tensor h = std::get<0>(model->hidden(tokens.narrow(1, 0, 11)));
+  const torch::Tensor loss =
+      chunked_linear_cross_entropy(h.reshape({-1, h.size(-1)}), model->output_weight(), model->output_bias(),
+                                   tokens.narrow(1, 1, 11).reshape({-1}));
+  loss.backward();
+  return loss.item<double>();
+}
+
+TEST(Precision, Fp32IsTheLstmModulesOwnComputation) {
+  torch::manual_seed(5);
+  PoetModel model(kVocab, small_config());
+  model->eval();
+  const torch::Tensor tokens = some_tokens();
+  torch::NoGradGuard no_grad;
+  torch::nn::LSTM reference(torch::nn::LSTMOptions(16, 32).num_layers(2).batch_first(true));
+  for (auto& p : reference->named_parameters()) p.value().copy_(model->named_parameters()["lstm." + p.key()]);
+  const torch::Tensor embedded = torch::embedding(model->named_parameters()["embedding.weight"], tokens);
+  const torch::Tensor expected = std::get<0>(reference->forward(embedded));
+  const torch::Tensor h = std::get<0>(model->hidden(tokens));
+  EXPECT_EQ(h.scalar_type(), torch::kFloat32);
+  EXPECT_TRUE(h.equal(expected));
+  const ComputedDtypes seen = model->computed_dtypes();
+  EXPECT_EQ(seen.lstm, torch::kFloat32);
+  EXPECT_EQ(seen.output, torch::kFloat32);
+}
+
+TEST(Precision, Bf16RunsTheLstmAndOutputLayerInBf16OnFp32Weights) {
+  torch::manual_seed(5);
+  PoetModel model(kVocab, small_config());
+  const torch::Tensor tokens = some_tokens();
+  const double fp32_loss = train_loss(model, tokens);
+  std::vector<torch::Tensor> fp32_grads;
+  for (const auto& p : model->parameters()) fp32_grads.push_back(p.grad().clone());
+
+  model->set_compute_dtype(torch::kBFloat16);
+  const ComputedDtypes seen = model->computed_dtypes();
+  EXPECT_EQ(seen.weights, torch::kFloat32);
+  EXPECT_EQ(seen.lstm, torch::kBFloat16);
+  EXPECT_EQ(seen.output, torch::kBFloat16);
+  EXPECT_EQ(seen.describe(), "LSTM bf16, output layer bf16, softmax and loss fp32, weights and AdamW fp32");
+  EXPECT_EQ(std::get<0>(model->forward(tokens)).scalar_type(), torch::kFloat32);  // logits for sampling
+
+  const double bf16_loss = train_loss(model, tokens);
+  EXPECT_NE(bf16_loss, fp32_loss);  // it did compute in another precision
+  EXPECT_NEAR(bf16_loss, fp32_loss, 0.01 * fp32_loss);
+  const auto parameters = model->parameters();
+  for (size_t i = 0; i < parameters.size(); ++i) {
+    const torch::Tensor& g = parameters[i].grad();
+    ASSERT_TRUE(g.defined());
+    EXPECT_EQ(g.scalar_type(), torch::kFloat32);  // gradients reach the fp32 weights
+    const double cosine = (g * fp32_grads[i]).sum().item<double>() / (g.norm() * fp32_grads[i].norm()).item<double>();
+    EXPECT_GT(cosine, 0.99) << "parameter " << i;
+  }
+}
+
+TEST(Precision, OnlyFp32AndBf16) {
+  PoetModel model(kVocab, small_config());
+  EXPECT_THROW(model->set_compute_dtype(torch::kFloat16), Error);
+}
+
+// A checkpoint of a model one AdamW step from its initialisation.
+std::string trained_checkpoint(const test::ScratchDir& dir, PoetModel& model) {
+  torch::manual_seed(7);
+  model = PoetModel(kVocab, small_config());
+  torch::optim::AdamW optimizer(model->parameters(), torch::optim::AdamWOptions(1e-2));
+  train_loss(model, some_tokens());
+  optimizer.step();
+  const std::string path = dir / "ckpt-00000001.pt";
+  save_checkpoint(path, model, &optimizer, CheckpointMeta{});
+  return path;
+}
+
+TEST(Checkpoint, RestoreCopiesIntoTheModelsOwnTensors) {
+  test::ScratchDir dir;
+  PoetModel saved{nullptr};
+  const std::string path = trained_checkpoint(dir, saved);
+  PoetModel model(kVocab, small_config());
+  std::vector<const void*> storage;
+  for (const auto& p : model->parameters()) storage.push_back(p.data_ptr());
+  LoadedCheckpoint(path).restore_model(model);
+  const auto restored = model->parameters();
+  const auto expected = saved->parameters();
+  for (size_t i = 0; i < restored.size(); ++i) {
+    // The optimizer and the gradient buckets hold these tensors: they must stay where they are.
+    EXPECT_EQ(restored[i].data_ptr(), storage[i]) << "parameter " << i;
+    EXPECT_TRUE(restored[i].equal(expected[i])) << "parameter " << i;
+  }
+}
+
+TEST(Checkpoint, ModelAndOptimizerStateTakeTheParametersOptions) {
+  test::ScratchDir dir;
+  PoetModel saved{nullptr};
+  const std::string path = trained_checkpoint(dir, saved);
+  PoetModel model(kVocab, small_config());
+  model->to(torch::kFloat64);
+  torch::optim::AdamW optimizer(model->parameters(), torch::optim::AdamWOptions(1e-2));
+  LoadedCheckpoint checkpoint(path);
+  checkpoint.restore_model(model);
+  checkpoint.restore_optimizer(optimizer);
+  const auto restored = model->parameters();
+  const auto expected = saved->parameters();
+  for (size_t i = 0; i < restored.size(); ++i) {
+    EXPECT_EQ(restored[i].scalar_type(), torch::kFloat64);
+    EXPECT_TRUE(restored[i].to(torch::kFloat32).equal(expected[i])) << "parameter " << i;
+  }
+  ASSERT_EQ(optimizer.state().size(), model->parameters().size());
+  for (const auto& entry : optimizer.state()) {
+    const auto& state = static_cast<const torch::optim::AdamWParamState&>(*entry.second);
+    EXPECT_EQ(state.exp_avg().scalar_type(), torch::kFloat64);
+    EXPECT_EQ(state.exp_avg_sq().scalar_type(), torch::kFloat64);
+    EXPECT_EQ(state.step(), 1);
+  }
+}
+
+TEST(Checkpoint, WeightsOfAnotherShapeNameTheTensor) {
+  test::ScratchDir dir;
+  PoetModel saved{nullptr};
+  const std::string path = trained_checkpoint(dir, saved);
+  ModelConfig wider = small_config();
+  wider.hidden = 40;
+  PoetModel model(kVocab, wider);
+  try {
+    LoadedCheckpoint(path).restore_model(model);
+    FAIL() << "restored weights of another shape";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(path + ": model weights do not fit: lstm.weight_ih_l0 is [128, 16] in the "
+                                         "checkpoint and [160, 16] in this model"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace poet
