@@ -59,12 +59,13 @@ class Communicator {
 };
 
 // The job's device and backend, decided together. `device`: run.device as the config checked
-// it, auto (CUDA when visible), cpu or cuda; `backend`: auto (NCCL with CUDA, MPI with the CPU),
-// mpi or nccl; `distributed`: started by mpirun or srun. One process gets a LocalCommunicator;
-// ranks of several take GPUs in turn (local rank r uses GPU r mod GPUs visible). A pair that
-// cannot work is refused with a poet::Error that names both choices, at any world size, so a
-// job that starts on one process starts on many. Several ranks need MPI initialised
-// (see MpiSession).
+// it, auto (CUDA when visible), cpu or cuda; `backend`: auto (NCCL with CUDA when this build has
+// it, otherwise MPI), mpi (on CUDA, staged through host memory) or nccl; `distributed`: started
+// by mpirun or srun. One process gets a LocalCommunicator; ranks of several take GPUs in turn
+// (local rank r uses GPU r mod GPUs visible). A pair that cannot work (NCCL on the CPU, NCCL in
+// a build without it, more NCCL ranks on a node than GPUs) is refused with a poet::Error that
+// names both choices, at any world size where it can be known, so a job that starts on one
+// process starts on many. Several ranks need MPI initialised (see MpiSession).
 std::unique_ptr<Communicator> make_communicator(const std::string& device, const std::string& backend,
                                                 bool distributed);
 

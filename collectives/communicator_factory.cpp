@@ -1,5 +1,6 @@
 // make_communicator(): the one place that decides device and backend, and knows which backends
 // this build has.
+#include <c10/core/impl/DeviceGuardImplInterface.h>
 #include <torch/cuda.h>
 
 #include "collectives/communicator.h"
@@ -27,24 +28,31 @@ std::unique_ptr<Communicator> make_communicator(const std::string& device, const
                 ": NCCL reduces CUDA tensors and this run computes on the CPU (use --backend mpi, or "
                 "run.device=cuda on a GPU node)");
   }
-  // Staging CUDA tensors through host memory for MPI is not built yet.
-  if (backend == "mpi" && cuda) {
-    throw Error(pair +
-                ": the MPI backend reduces CPU tensors and this run computes on CUDA (use --backend nccl, "
-                "or run.device=cpu)");
+#ifndef POET_WITH_NCCL
+  if (backend == "nccl") {
+    throw Error(pair + ": this build of poet_dist has no NCCL (rebuild with CUDA and NCCL, or --backend mpi)");
   }
+#endif
   const torch::Device where = cuda ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
   if (!distributed) return std::make_unique<LocalCommunicator>(where);
-  auto mpi = std::make_unique<MpiCommunicator>();
+  auto mpi = std::make_unique<MpiCommunicator>(cuda);
   if (!cuda) return mpi;
+  // Tensors made without a device go to the rank's own GPU.
+  const torch::Device gpu = mpi->device();
+  c10::impl::getDeviceGuardImpl(torch::kCUDA)->setDevice(gpu);
 #ifdef POET_WITH_NCCL
-  const int gpu = mpi->local_rank() % static_cast<int>(torch::cuda::device_count());
-  return std::make_unique<NcclCommunicator>(std::move(mpi), gpu);
-#else
-  throw Error(pair +
-              ": several ranks on CUDA need NCCL, and this build of poet_dist has none (rebuild with CUDA "
-              "and NCCL, or run.device=cpu)");
+  if (backend != "mpi") {
+    const auto gpus = torch::cuda::device_count();
+    if (static_cast<size_t>(mpi->local_size()) > gpus) {
+      throw Error(pair + ": " + std::to_string(mpi->local_size()) + " ranks on this node share " +
+                  std::to_string(gpus) +
+                  " GPUs, and NCCL needs a GPU of its own for each rank (--backend mpi shares them, through host "
+                  "memory)");
+    }
+    return std::make_unique<NcclCommunicator>(std::move(mpi), gpu.index());
+  }
 #endif
+  return mpi;  // on CUDA, staged through host memory
 }
 
 }  // namespace poet

@@ -1,6 +1,8 @@
 // MpiCommunicator, MpiSession and mpi_fail().
 #include "collectives/mpi_communicator.h"
 
+#include <torch/cuda.h>
+
 #include <cstdlib>
 #include <string>
 #include <utility>
@@ -23,23 +25,25 @@ MPI_Datatype mpi_type(const torch::Tensor& t) {
   }
 }
 
-void require_cpu_contiguous(const torch::Tensor& t, const char* operation) {
-  if (!t.device().is_cpu() || !t.is_contiguous()) {
-    throw Error(std::string("MPI communicator: ") + operation + " needs a contiguous CPU tensor");
-  }
+void require_contiguous(const torch::Tensor& t, const char* operation) {
+  if (!t.is_contiguous()) throw Error(std::string("MPI communicator: ") + operation + " needs a contiguous tensor");
 }
 
-// A non-blocking MPI collective: MPI_Test moves it along, CollectiveWatch bounds the wait.
+// A non-blocking MPI collective on `host`: MPI_Test moves it along, CollectiveWatch bounds the
+// wait. When `host` is a staging copy of a device tensor, completion copies it back.
 class MpiPending final : public PendingCollective {
  public:
-  MpiPending(CollectiveWatch& watch, std::string label, torch::Tensor keep_alive)
-      : watch_(watch), label_(std::move(label)), tensor_(std::move(keep_alive)), number_(watch.begin()) {}
+  MpiPending(CollectiveWatch& watch, std::string label, torch::Tensor host, torch::Tensor device = {})
+      : watch_(watch), label_(std::move(label)), host_(std::move(host)), device_(std::move(device)),
+        number_(watch.begin()) {}
   MPI_Request* request() { return &request_; }
+  const torch::Tensor& host() const { return host_; }
   bool test() override {
     if (!done_) {
       int flag = 0;
       POET_MPI_CHECK(MPI_Test(&request_, &flag, MPI_STATUS_IGNORE));
       done_ = flag != 0;
+      if (done_ && device_.defined()) device_.copy_(host_);
     }
     return done_;
   }
@@ -50,11 +54,19 @@ class MpiPending final : public PendingCollective {
  private:
   CollectiveWatch& watch_;
   std::string label_;
-  torch::Tensor tensor_;
+  torch::Tensor host_;
+  torch::Tensor device_;
   int64_t number_;
   MPI_Request request_ = MPI_REQUEST_NULL;
   bool done_ = false;
 };
+
+// The collective's pending state for `tensor`: on the CPU it works in place; from a device it
+// works on a host copy, taken once the work queued on the tensor has finished (the copy waits).
+std::unique_ptr<MpiPending> pending_for(CollectiveWatch& watch, std::string label, const torch::Tensor& tensor) {
+  if (tensor.device().is_cpu()) return std::make_unique<MpiPending>(watch, std::move(label), tensor);
+  return std::make_unique<MpiPending>(watch, std::move(label), tensor.to(torch::kCPU), tensor);
+}
 
 std::string describe(const char* operation, const torch::Tensor& t) {
   return std::string(operation) + " of " + std::to_string(t.numel()) + " " + c10::toString(t.scalar_type());
@@ -110,7 +122,7 @@ MpiSession::~MpiSession() {
   if (owns_ && !finalised) MPI_Finalize();
 }
 
-MpiCommunicator::MpiCommunicator() {
+MpiCommunicator::MpiCommunicator(bool cuda) : device_(torch::kCPU) {
   POET_MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &rank_));
   POET_MPI_CHECK(MPI_Comm_size(MPI_COMM_WORLD, &size_));
   MPI_Comm node;
@@ -118,24 +130,28 @@ MpiCommunicator::MpiCommunicator() {
   POET_MPI_CHECK(MPI_Comm_rank(node, &local_rank_));
   POET_MPI_CHECK(MPI_Comm_size(node, &local_size_));
   POET_MPI_CHECK(MPI_Comm_free(&node));
+  if (cuda) {
+    device_ = torch::Device(torch::kCUDA,
+                            static_cast<c10::DeviceIndex>(local_rank_ % static_cast<int>(torch::cuda::device_count())));
+  }
   watch_ = std::make_unique<CollectiveWatch>(rank_, size_);
 }
 
 std::unique_ptr<PendingCollective> MpiCommunicator::start_all_reduce_sum(const torch::Tensor& tensor,
                                                                          const std::string& label) {
-  require_cpu_contiguous(tensor, "all_reduce_sum");
-  auto pending = std::make_unique<MpiPending>(*watch_, label, tensor);
-  POET_MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, tensor.data_ptr(), static_cast<int>(tensor.numel()), mpi_type(tensor),
-                                MPI_SUM, MPI_COMM_WORLD, pending->request()));
+  require_contiguous(tensor, "all_reduce_sum");
+  auto pending = pending_for(*watch_, label, tensor);
+  POET_MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, pending->host().data_ptr(), static_cast<int>(tensor.numel()),
+                                mpi_type(tensor), MPI_SUM, MPI_COMM_WORLD, pending->request()));
   return pending;
 }
 
 void MpiCommunicator::broadcast(torch::Tensor& tensor, int root) {
-  require_cpu_contiguous(tensor, "broadcast");
-  MpiPending pending(*watch_, describe("broadcast", tensor), tensor);
-  POET_MPI_CHECK(MPI_Ibcast(tensor.data_ptr(), static_cast<int>(tensor.numel()), mpi_type(tensor), root,
-                            MPI_COMM_WORLD, pending.request()));
-  pending.wait();
+  require_contiguous(tensor, "broadcast");
+  auto pending = pending_for(*watch_, describe("broadcast", tensor), tensor);
+  POET_MPI_CHECK(MPI_Ibcast(pending->host().data_ptr(), static_cast<int>(tensor.numel()), mpi_type(tensor), root,
+                            MPI_COMM_WORLD, pending->request()));
+  pending->wait();
 }
 
 void MpiCommunicator::barrier() {

@@ -1,4 +1,6 @@
-// The MPI communicator: CPU tensors, MPI_COMM_WORLD.
+// The MPI communicator over MPI_COMM_WORLD. It reduces host memory: a rank computing on CUDA has
+// its tensors copied to the host, reduced there and copied back when the collective completes,
+// which is what a cluster without NCCL (or a node with more ranks than GPUs) needs.
 #pragma once
 
 #include <memory>
@@ -10,14 +12,15 @@ namespace poet {
 
 class MpiCommunicator final : public Communicator {
  public:
-  MpiCommunicator();
+  // `cuda`: this rank computes on its local rank's GPU (make_communicator); otherwise on the CPU.
+  explicit MpiCommunicator(bool cuda = false);
 
   int rank() const override { return rank_; }
   int size() const override { return size_; }
   int local_rank() const override { return local_rank_; }
   int local_size() const override { return local_size_; }
   const char* backend() const override { return "mpi"; }
-  torch::Device device() const override { return torch::Device(torch::kCPU); }
+  torch::Device device() const override { return device_; }
   std::unique_ptr<PendingCollective> start_all_reduce_sum(const torch::Tensor& tensor,
                                                           const std::string& label) override;
   void set_timeouts(const CollectiveTimeouts& timeouts) override { watch_->set_timeouts(timeouts); }
@@ -26,6 +29,7 @@ class MpiCommunicator final : public Communicator {
   std::vector<int64_t> all_gather(int64_t value) override;
 
  private:
+  torch::Device device_;
   int rank_ = 0;
   int size_ = 1;
   int local_rank_ = 0;

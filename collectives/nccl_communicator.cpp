@@ -1,11 +1,16 @@
 // NcclCommunicator, with POET_NCCL_CHECK and POET_CUDA_CHECK at every call.
 #include "collectives/nccl_communicator.h"
 
+#include <exception>
+#include <functional>
 #include <string>
 #include <utility>
 
 #include "collectives/mpi_check.h"
 #include "common/error.h"
+#ifdef POET_TORCH_HAS_CUDA
+#include <c10/cuda/CUDAStream.h>
+#endif
 
 #define POET_NCCL_CHECK(call)                                                                  \
   do {                                                                                         \
@@ -50,8 +55,10 @@ void require_cuda_contiguous(const torch::Tensor& t, const char* operation) {
 // that the error path can end the job.
 class NcclPending final : public PendingCollective {
  public:
-  NcclPending(ncclComm_t comm, CollectiveWatch& watch, std::string label, torch::Tensor tensor)
-      : comm_(comm), watch_(watch), label_(std::move(label)), tensor_(std::move(tensor)), number_(watch.begin()) {
+  NcclPending(ncclComm_t comm, std::function<void()> abort, CollectiveWatch& watch, std::string label,
+              torch::Tensor tensor)
+      : comm_(comm), abort_(std::move(abort)), watch_(watch), label_(std::move(label)), tensor_(std::move(tensor)),
+        number_(watch.begin()) {
     POET_CUDA_CHECK(cudaEventCreateWithFlags(&done_event_, cudaEventDisableTiming));
   }
   ~NcclPending() override { cudaEventDestroy(done_event_); }
@@ -71,13 +78,14 @@ class NcclPending final : public PendingCollective {
     try {
       watch_.wait(number_, label_, [this] { return test(); });
     } catch (...) {
-      ncclCommAbort(comm_);
+      abort_();
       throw;
     }
   }
 
  private:
   ncclComm_t comm_;
+  std::function<void()> abort_;
   CollectiveWatch& watch_;
   std::string label_;
   torch::Tensor tensor_;
@@ -99,16 +107,42 @@ NcclCommunicator::NcclCommunicator(std::unique_ptr<MpiCommunicator> mpi, int dev
   watch_ = std::make_unique<CollectiveWatch>(rank_, size_);
 }
 
+// While an error unwinds, the other ranks may never reach ncclCommDestroy's barrier, so the
+// communicator is aborted instead, which never waits. (The error has been printed and the other
+// ranks told to stop before this runs: the launcher holds the communicator outside its error
+// handler.) The stream goes after the communicator that uses it.
 NcclCommunicator::~NcclCommunicator() {
+  if (comm_ != nullptr) {
+    if (std::uncaught_exceptions() > 0) {
+      ncclCommAbort(comm_);
+    } else {
+      ncclCommDestroy(comm_);
+    }
+  }
   if (stream_ != nullptr) cudaStreamDestroy(stream_);
-  if (comm_ != nullptr) ncclCommDestroy(comm_);
 }
 
-// Orders NCCL's stream after the work queued so far on LibTorch's default (legacy) stream.
-void NcclCommunicator::follow_default_stream() {
+void NcclCommunicator::abort() {
+  if (comm_ == nullptr) return;
+  ncclCommAbort(comm_);
+  comm_ = nullptr;
+}
+
+ncclComm_t NcclCommunicator::live_comm() const {
+  if (comm_ == nullptr) throw Error("NCCL communicator: used after a timeout aborted it");
+  return comm_;
+}
+
+void NcclCommunicator::follow_torch_stream() {
+#ifdef POET_TORCH_HAS_CUDA
+  const cudaStream_t torch_stream = c10::cuda::getCurrentCUDAStream(static_cast<c10::DeviceIndex>(device_)).stream();
+#else
+  // A CPU LibTorch makes no CUDA tensors: this backend is compiled there but never runs.
+  const cudaStream_t torch_stream = cudaStreamLegacy;
+#endif
   cudaEvent_t ready = nullptr;
   POET_CUDA_CHECK(cudaEventCreateWithFlags(&ready, cudaEventDisableTiming));
-  POET_CUDA_CHECK(cudaEventRecord(ready, cudaStreamLegacy));
+  POET_CUDA_CHECK(cudaEventRecord(ready, torch_stream));
   POET_CUDA_CHECK(cudaStreamWaitEvent(stream_, ready, 0));
   POET_CUDA_CHECK(cudaEventDestroy(ready));
 }
@@ -116,8 +150,8 @@ void NcclCommunicator::follow_default_stream() {
 std::unique_ptr<PendingCollective> NcclCommunicator::start_all_reduce_sum(const torch::Tensor& tensor,
                                                                           const std::string& label) {
   require_cuda_contiguous(tensor, "all_reduce_sum");
-  auto pending = std::make_unique<NcclPending>(comm_, *watch_, label, tensor);
-  follow_default_stream();
+  auto pending = std::make_unique<NcclPending>(live_comm(), [this] { abort(); }, *watch_, label, tensor);
+  follow_torch_stream();
   POET_NCCL_CHECK(ncclAllReduce(tensor.data_ptr(), tensor.data_ptr(), static_cast<size_t>(tensor.numel()),
                                 nccl_type(tensor), ncclSum, comm_, stream_));
   POET_CUDA_CHECK(cudaEventRecord(pending->event(), stream_));
@@ -126,8 +160,8 @@ std::unique_ptr<PendingCollective> NcclCommunicator::start_all_reduce_sum(const 
 
 void NcclCommunicator::broadcast(torch::Tensor& tensor, int root) {
   require_cuda_contiguous(tensor, "broadcast");
-  NcclPending pending(comm_, *watch_, "broadcast", tensor);
-  follow_default_stream();
+  NcclPending pending(live_comm(), [this] { abort(); }, *watch_, "broadcast", tensor);
+  follow_torch_stream();
   POET_NCCL_CHECK(ncclBroadcast(tensor.data_ptr(), tensor.data_ptr(), static_cast<size_t>(tensor.numel()),
                                 nccl_type(tensor), root, comm_, stream_));
   POET_CUDA_CHECK(cudaEventRecord(pending.event(), stream_));

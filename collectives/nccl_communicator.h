@@ -36,15 +36,19 @@ class NcclCommunicator final : public Communicator {
   std::vector<int64_t> all_gather(int64_t value) override { return mpi_->all_gather(value); }
 
  private:
-  void follow_default_stream();
+  // Orders NCCL's stream after the work LibTorch has queued on this device so far.
+  void follow_torch_stream();
+  // Ends the communicator without waiting for the other ranks: after a collective timed out.
+  void abort();
+  ncclComm_t live_comm() const;  // throws once aborted
 
   std::unique_ptr<MpiCommunicator> mpi_;
   int rank_;
   int size_;
   int device_;
-  ncclComm_t comm_ = nullptr;
-  // NCCL's own stream, so that collectives overlap the computation on LibTorch's default stream;
-  // each collective first waits on an event recorded there.
+  ncclComm_t comm_ = nullptr;  // null once aborted
+  // NCCL's own stream, so that collectives overlap the computation on LibTorch's current stream;
+  // each collective first waits on an event recorded there (the gradients are ready).
   cudaStream_t stream_ = nullptr;
   std::unique_ptr<CollectiveWatch> watch_;
 };

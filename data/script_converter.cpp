@@ -33,7 +33,7 @@ std::string find_config(const std::string& name) {
     const std::filesystem::path lib_dir = std::filesystem::path(library.dli_fname).parent_path();
     for (const auto& share : {lib_dir / ".." / "share", lib_dir / ".." / ".." / "share"}) {
       const std::filesystem::path config = share / "opencc" / name;
-      if (std::filesystem::exists(config)) return config.lexically_normal().string();
+      if (std::filesystem::exists(config)) return std::filesystem::canonical(config).string();
     }
   }
   return name;

@@ -152,7 +152,9 @@ void check_slurm_world_size(int world) {
   }
 }
 
-int run_train(TrainOptions o, const TrainFlags& flags) {
+// `comm` belongs to the caller, so that an error is printed and the other ranks stopped before
+// the communicator's teardown, which may wait on them.
+int run_train(TrainOptions o, const TrainFlags& flags, std::unique_ptr<Communicator>& comm) {
   if (!flags.requeue_on.empty()) o.requeue_signal = flags.requeue_on == "USR1" ? SIGUSR1 : SIGUSR2;
   if (flags.collective_timeout > 0) {
     o.overrides.push_back("distributed.collective_timeout_s=" + toml_float(flags.collective_timeout));
@@ -160,7 +162,7 @@ int run_train(TrainOptions o, const TrainFlags& flags) {
   if (flags.stall_warning > 0) o.overrides.push_back("distributed.stall_warning_s=" + toml_float(flags.stall_warning));
   const TrainConfig config = resolve_train_config(o);
   // Under mpirun or srun every rank joins one job; started alone, this is a world of one.
-  const auto comm = make_communicator(config.run.device, flags.backend, launched_by_mpi());
+  comm = make_communicator(config.run.device, flags.backend, launched_by_mpi());
   comm->set_timeouts({config.distributed.stall_warning_s, config.distributed.collective_timeout_s});
   check_slurm_world_size(comm->size());
   if (comm->rank() == 0) std::cout << versions_line() << "\n";
@@ -245,8 +247,10 @@ int run_cli(int argc, char** argv) {
   }
 
   install_interrupt_handlers();
-  // Declared outside the try so that MPI is still up when an error aborts the other ranks.
+  // Declared outside the try so that MPI and the communicator are still up when an error aborts
+  // the other ranks: their teardown can wait on ranks that will never arrive.
   std::unique_ptr<MpiSession> mpi;
+  std::unique_ptr<Communicator> comm;
   try {
     if (app.got_subcommand("train") && launched_by_mpi()) mpi = std::make_unique<MpiSession>(&argc, &argv);
     if (version->parsed()) {
@@ -254,7 +258,7 @@ int run_cli(int argc, char** argv) {
       return 0;
     }
     if (app.got_subcommand("prepare")) return run_prepare(prepare_options, forms, script);
-    if (app.got_subcommand("train")) return run_train(train_options, train_flags);
+    if (app.got_subcommand("train")) return run_train(train_options, train_flags, comm);
     if (app.got_subcommand("sample")) {
       if (!sample_script.empty()) sample_command.script = parse_script(sample_script, "--script");
       run_sample(sample_command, std::cout);

@@ -75,5 +75,22 @@ TEST(NcclCommunicator, AllReduceOnTheGpu) {
   EXPECT_EQ(t.max().item<float>(), expected);
 }
 
+// MPI with CUDA tensors: copied to the host, reduced there, and copied back on completion.
+TEST(MpiCommunicator, CudaTensorsAreStagedThroughTheHost) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  const auto comm = make_communicator("cuda", "mpi", /*distributed=*/true);
+  ASSERT_TRUE(comm->device().is_cuda());
+  const auto on_gpu = torch::TensorOptions().device(comm->device());
+  torch::Tensor t = torch::full({1 << 16}, static_cast<float>(comm->rank() + 1), on_gpu);
+  comm->all_reduce_sum(t);
+  torch::Tensor b = torch::full({8}, static_cast<double>(comm->rank()), on_gpu.dtype(torch::kFloat64));
+  comm->broadcast(b, comm->size() - 1);
+  const double expected = comm->size() * (comm->size() + 1) / 2.0;
+  EXPECT_TRUE(t.is_cuda());
+  EXPECT_EQ(t.min().item<float>(), expected);
+  EXPECT_EQ(t.max().item<float>(), expected);
+  EXPECT_EQ(b.min().item<double>(), comm->size() - 1);
+}
+
 }  // namespace
 }  // namespace poet
