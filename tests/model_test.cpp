@@ -3,6 +3,7 @@
 // has no second device that holds values, so the tensor options followed here are the dtype's;
 // scripts/gpu-check.sh resumes on CUDA and reads a CUDA checkpoint on the CPU.)
 #include <gtest/gtest.h>
+#include <torch/cuda.h>
 #include <torch/nn/modules/rnn.h>
 #include <torch/optim/adamw.h>
 
@@ -165,6 +166,57 @@ TEST(Checkpoint, WeightsOfAnotherShapeNameTheTensor) {
               std::string::npos)
         << e.what();
   }
+}
+
+// On a GPU machine (scripts/gpu-check.sh): a checkpoint written from CUDA loads into a CPU model,
+// and one written on the CPU restores into a CUDA model and optimizer, which stay on CUDA.
+TEST(Checkpoint, CudaCheckpointsLoadOnTheCpuAndBack) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  test::ScratchDir dir;
+  torch::manual_seed(7);
+  PoetModel on_gpu(kVocab, small_config());
+  on_gpu->to(torch::kCUDA);
+  torch::optim::AdamW gpu_optimizer(on_gpu->parameters(), torch::optim::AdamWOptions(1e-2));
+  train_loss(on_gpu, some_tokens().to(torch::kCUDA));
+  gpu_optimizer.step();
+  save_checkpoint(dir / "gpu.pt", on_gpu, &gpu_optimizer, CheckpointMeta{});
+  PoetModel on_cpu(kVocab, small_config());
+  LoadedCheckpoint(dir / "gpu.pt").restore_model(on_cpu);
+  const auto cpu_parameters = on_cpu->parameters();
+  const auto gpu_parameters = on_gpu->parameters();
+  for (size_t i = 0; i < cpu_parameters.size(); ++i) {
+    EXPECT_TRUE(cpu_parameters[i].device().is_cpu());
+    EXPECT_TRUE(cpu_parameters[i].equal(gpu_parameters[i].cpu())) << "parameter " << i;
+  }
+
+  PoetModel saved{nullptr};
+  const std::string cpu_checkpoint = trained_checkpoint(dir, saved);
+  PoetModel model(kVocab, small_config());
+  model->to(torch::kCUDA);
+  torch::optim::AdamW optimizer(model->parameters(), torch::optim::AdamWOptions(1e-2));
+  LoadedCheckpoint checkpoint(cpu_checkpoint);
+  checkpoint.restore_model(model);
+  checkpoint.restore_optimizer(optimizer);
+  for (const auto& p : model->parameters()) EXPECT_TRUE(p.is_cuda());
+  for (const auto& entry : optimizer.state()) {
+    const auto& state = static_cast<const torch::optim::AdamWParamState&>(*entry.second);
+    EXPECT_TRUE(state.exp_avg().is_cuda());
+    EXPECT_TRUE(state.exp_avg_sq().is_cuda());
+  }
+  train_loss(model, some_tokens().to(torch::kCUDA));
+  optimizer.step();  // AdamW's step fails on state left on another device
+}
+
+// On a GPU machine: bf16 is bf16 in the LSTM too (autocast's cuDNN LSTM would compute in fp16).
+TEST(Precision, CudaBf16ComputesInBf16) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  PoetModel model(kVocab, small_config());
+  model->to(torch::kCUDA);
+  model->set_compute_dtype(torch::kBFloat16);
+  const ComputedDtypes seen = model->computed_dtypes();
+  EXPECT_EQ(seen.weights, torch::kFloat32);
+  EXPECT_EQ(seen.lstm, torch::kBFloat16);
+  EXPECT_EQ(seen.output, torch::kBFloat16);
 }
 
 }  // namespace
