@@ -107,10 +107,16 @@ MpiSession::MpiSession(int* argc, char*** argv) {
     // 0.6x the blocking MPI_Allreduce's bandwidth from 4 KB to 256 MB on 2 ranks; Rabenseifner's
     // reduce-scatter + all-gather reached 0.95-1.0x. A user's own setting wins.
     setenv("OMPI_MCA_coll_libnbc_iallreduce_algorithm", "3", /*overwrite=*/0);
-    // Collectives are started and tested only from the main thread (CPU backward runs there).
+    // Collectives start from the gradient hooks, which run on the main thread when backward is
+    // on the CPU but on the autograd engine's device thread when it is on CUDA, while the main
+    // thread waits in backward(): one thread at a time, though not always the same one.
     int provided = 0;
-    POET_MPI_CHECK(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided));
+    POET_MPI_CHECK(MPI_Init_thread(argc, argv, MPI_THREAD_SERIALIZED, &provided));
     owns_ = true;
+    if (provided < MPI_THREAD_SERIALIZED) {
+      throw Error("MPI_Init_thread: this MPI gives thread level " + std::to_string(provided) +
+                  ", and poet_dist needs MPI_THREAD_SERIALIZED (" + std::to_string(MPI_THREAD_SERIALIZED) + ")");
+    }
     // Errors come back as codes that POET_MPI_CHECK turns into exceptions, instead of aborting.
     POET_MPI_CHECK(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN));
   }
