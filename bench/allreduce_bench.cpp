@@ -1,8 +1,11 @@
-// allreduce_bench: bus bandwidth of the MPI communicator's all-reduce from 1 KB to 256 MB,
-// beside a plain MPI_Allreduce loop on the same buffers in the same run. Run under mpiexec:
+// allreduce_bench: bus bandwidth of the MPI communicator's all-reduce from 1 KB up to
+// --max-bytes (256 MB), beside a plain MPI_Allreduce loop on the same buffers in the same run.
+// Run under mpiexec:
 //   mpiexec -np 2 build/bin/allreduce_bench
 // Bus bandwidth = bytes x 2(n-1)/n / time, the figure nccl-tests reports.
 #include <mpi.h>
+
+#include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <cstdio>
@@ -36,6 +39,12 @@ double time_median(int repeats, Fn fn) {
 
 int main(int argc, char** argv) {
   poet::MpiSession mpi(&argc, &argv);
+  CLI::App app{"All-reduce bus bandwidth of poet_dist's MPI communicator and of plain MPI_Allreduce"};
+  int64_t max_bytes = int64_t{256} << 20;
+  app.add_option("--max-bytes", max_bytes, "Largest message; sizes grow by 4x from 1 KB")
+      ->check(CLI::Range(int64_t{1} << 10, int64_t{1} << 30))
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
   try {
     const auto comm = poet::make_communicator("cpu", "mpi", /*distributed=*/true);
     const int n = comm->size();
@@ -44,7 +53,7 @@ int main(int argc, char** argv) {
       std::printf("allreduce_bench: %d ranks, float32 sum; bus bandwidth in GB/s (median)\n", n);
       std::printf("%12s %14s %14s %8s\n", "bytes", "poet mpi", "MPI_Allreduce", "ratio");
     }
-    for (int64_t bytes = 1 << 10; bytes <= (int64_t{256} << 20); bytes *= 4) {
+    for (int64_t bytes = 1 << 10; bytes <= max_bytes; bytes *= 4) {
       const int64_t count = bytes / 4;
       const int repeats = bytes <= (1 << 20) ? 50 : (bytes <= (16 << 20) ? 10 : 4);
       torch::Tensor tensor = torch::ones({count});

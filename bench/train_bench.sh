@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
 # Training throughput, poet_dist against PyTorch's Python API (Debian's python3-torch: the same
 # LibTorch), in one run on this machine. The machine is shared and noisy, so the two alternate
-# for ROUNDS rounds and each side's median is compared.
-# Usage: bench/train_bench.sh DATASET.h5 [BUILD_DIR] [ROUNDS]
+# for ROUNDS rounds and each side's median is compared. Options after ROUNDS go to both programs,
+# which take the same ones: --config configs/NAME.toml, --batch, --seq-len, --warmup, --steps,
+# --device, --bf16.
+# Usage: bench/train_bench.sh DATASET.h5 [BUILD_DIR] [ROUNDS] [OPTIONS...]
 set -euo pipefail
-data=${1:?usage: bench/train_bench.sh DATASET.h5 [BUILD_DIR] [ROUNDS]}
+usage="usage: bench/train_bench.sh DATASET.h5 [BUILD_DIR] [ROUNDS] [OPTIONS...]"
+data=${1:?$usage}
 build=${2:-build}
 rounds=${3:-3}
+options=("${@:4}")
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 results=""
 for round in $(seq 1 "$rounds"); do
   echo "round $round"
-  cpp=$("$build/bin/train_bench" --data "$data")
-  py=$(/usr/bin/python3 "$here/train_bench_python.py" --data "$data")
+  cpp=$("$build/bin/train_bench" --data "$data" "${options[@]}")
+  py=$(/usr/bin/python3 "$here/train_bench_python.py" --data "$data" "${options[@]}")
   printf '%s\n%s\n' "$cpp" "$py" | grep -v '^RESULT' | sed 's/^/  /'
   results+=$(printf '%s\n%s\n' "$cpp" "$py" | grep '^RESULT')$'\n'
 done

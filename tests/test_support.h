@@ -82,7 +82,8 @@ std::string real_corpus_dir();
 namespace poet::test {
 
 // Writes a dataset of `poems` synthetic five-character quatrains (traditional script, all in
-// train unless val_fraction > 0) to `path`, through the real prepare pipeline.
+// train unless val_fraction > 0) to `path`, through the real prepare pipeline, from a corpus it
+// leaves beside it in fixture-corpus/.
 void write_fixture_dataset(const std::string& path, int poems, double val_fraction = 0.0, int shards = 4);
 
 }  // namespace poet::test
