@@ -36,7 +36,7 @@ double median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
-// In the model's compute dtype: bf16 products have their own, higher peak.
+// In the output layer's dtype: bf16 products have their own, higher peak.
 double matmul_gflops(int64_t n, int repeats, torch::ScalarType dtype) {
   const torch::Tensor a = torch::randn({n, n}, dtype);
   const torch::Tensor b = torch::randn({n, n}, dtype);
@@ -84,7 +84,7 @@ int main(int argc, char** argv) {
   std::string device_name = "cpu";
   bool bf16 = false;
   app.add_option("--device", device_name, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
-  app.add_flag("--bf16", bf16, "The LSTM and output layer compute in bf16 on fp32 weights, as run.precision bf16");
+  app.add_flag("--bf16", bf16, "Mixed precision, as run.precision bf16 (the compute line says what ran in bf16)");
   app.add_option("--data", data, "Dataset written by poet_dist prepare")->required();
   app.add_option("--config", config_file, "A poet_dist config (configs/NAME.toml): its model and batch");
   auto* batch_option = app.add_option("--batch", batch, "Rows a step (default: 128, or the config's data.batch_size)")
@@ -120,7 +120,7 @@ int main(int argc, char** argv) {
     const bool cuda = device.is_cuda();
     if (cuda && !torch::cuda::is_available()) throw poet::Error("--device cuda: LibTorch sees no CUDA device");
     model->to(device);
-    model->set_compute_dtype(bf16 ? torch::kBFloat16 : torch::kFloat32);
+    model->set_precision(bf16 ? poet::mixed_precision(device) : poet::Precision{});
     torch::optim::AdamW optimizer(model->parameters(), torch::optim::AdamWOptions(1e-3));
     std::vector<double> seconds;
     for (int s = 0; s < warmup + steps; ++s) {
@@ -144,7 +144,7 @@ int main(int argc, char** argv) {
                 static_cast<long long>(config.data.seq_len), tokens_per_s, steps);
     std::printf("poet_dist compute     %s\n", model->computed_dtypes().describe().c_str());
     if (!cuda) {
-      const double peak = matmul_gflops(1024, 10, model->compute_dtype());
+      const double peak = matmul_gflops(1024, 10, model->precision().output);
       std::printf("poet_dist flops       %.1f GFLOP/s achieved; LibTorch 1024x1024 %s matmul %.1f GFLOP/s (%.0f%%)\n",
                   gflops, bf16 ? "bf16" : "fp32", peak, 100.0 * gflops / peak);
     }

@@ -12,8 +12,9 @@ using torch::autograd::variable_list;
 
 class ChunkedLinearCrossEntropy : public torch::autograd::Function<ChunkedLinearCrossEntropy> {
  public:
-  // hidden may be bf16 (the model's compute dtype): the products then run in bf16 on cast copies
-  // of the weights, and the softmax, the loss and the weight gradients stay fp32.
+  // hidden may be bf16 (the output layer's dtype): the products then run in bf16 on cast copies
+  // of the weights; the softmax and the loss are fp32, and each chunk's bf16 weight gradient is
+  // summed into an fp32 one.
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& hidden, const torch::Tensor& weight,
                                const torch::Tensor& bias, const torch::Tensor& targets, int64_t chunk_rows) {
     const int64_t rows = hidden.size(0);

@@ -24,37 +24,85 @@ PoetModelImpl::PoetModelImpl(int64_t vocab_size, const ModelConfig& config) : vo
   }
 }
 
-void PoetModelImpl::set_compute_dtype(torch::ScalarType dtype) {
-  if (dtype != torch::kFloat32 && dtype != torch::kBFloat16) {
-    throw Error(std::string("the model computes in fp32 or bf16, not ") + c10::toString(dtype));
-  }
-  compute_dtype_ = dtype;
+Precision mixed_precision(const torch::Device& device) {
+  return {device.is_cuda() ? torch::kFloat32 : torch::kBFloat16, torch::kBFloat16};
 }
 
-// The LSTM through torch::lstm rather than the module, so that it can be given weights in the
-// compute dtype. In fp32 the casts return the parameters themselves (on CUDA, views into the
-// module's flattened cuDNN buffer), and the call is the module's own.
-std::tuple<torch::Tensor, LstmState> PoetModelImpl::hidden(const torch::Tensor& tokens, const LstmState* state) {
-  const torch::Tensor x = dropout_(embedding_(tokens)).to(compute_dtype_);  // (B, T, E)
-  const auto parameters = lstm_->named_parameters();
-  std::vector<torch::Tensor> weights;
-  for (int64_t l = 0; l < config_.layers; ++l) {
-    for (const char* name : {"weight_ih_l", "weight_hh_l", "bias_ih_l", "bias_hh_l"}) {
-      weights.push_back(parameters[name + std::to_string(l)].to(compute_dtype_));
+void PoetModelImpl::set_precision(Precision precision) {
+  for (torch::ScalarType dtype : {precision.lstm, precision.output}) {
+    if (dtype != torch::kFloat32 && dtype != torch::kBFloat16) {
+      throw Error(std::string("the model computes in fp32 or bf16, not ") + c10::toString(dtype));
     }
   }
-  torch::Tensor h0;
-  torch::Tensor c0;
-  if (state != nullptr) {
-    h0 = std::get<0>(*state).to(compute_dtype_);
-    c0 = std::get<1>(*state).to(compute_dtype_);
-  } else {
-    h0 = c0 = torch::zeros({config_.layers, tokens.size(0), config_.hidden}, x.options());
+  precision_ = precision;
+}
+
+std::vector<torch::Tensor> PoetModelImpl::layer_weights(int64_t l) const {
+  const auto parameters = lstm_->named_parameters();
+  std::vector<torch::Tensor> weights;
+  for (const char* name : {"weight_ih_l", "weight_hh_l", "bias_ih_l", "bias_hh_l"}) {
+    weights.push_back(parameters[name + std::to_string(l)]);
   }
-  const auto& o = lstm_->options;
-  auto [output, h, c] = torch::lstm(x, {h0, c0}, weights, /*has_biases=*/true, o.num_layers(), o.dropout(),
-                                    is_training(), /*bidirectional=*/false, /*batch_first=*/true);
-  return {dropout_(output), LstmState{h, c}};  // (B, T, H)
+  return weights;
+}
+
+// Through torch::lstm rather than the module, a layer a call (see the header), so that it can be
+// given weights in the LSTM's dtype: in fp32 the casts return the parameters themselves.
+std::tuple<torch::Tensor, LstmState> PoetModelImpl::hidden(const torch::Tensor& tokens, const LstmState* state) {
+  // Time-major between the layers, as LibTorch's own multi-layer LSTM runs (its dropout masks
+  // then fall on the same elements).
+  torch::Tensor x = dropout_(embedding_(tokens)).to(precision_.lstm).transpose(0, 1);  // (T, B, E)
+  const double between_layers = lstm_->options.dropout();
+  std::vector<torch::Tensor> h_n;
+  std::vector<torch::Tensor> c_n;
+  for (int64_t l = 0; l < config_.layers; ++l) {
+    if (l > 0) x = torch::dropout(x, between_layers, is_training());
+    std::vector<torch::Tensor> weights;
+    for (const torch::Tensor& w : layer_weights(l)) weights.push_back(w.to(precision_.lstm));
+    torch::Tensor h0;
+    torch::Tensor c0;
+    if (state != nullptr) {
+      h0 = std::get<0>(*state).narrow(0, l, 1).to(precision_.lstm);
+      c0 = std::get<1>(*state).narrow(0, l, 1).to(precision_.lstm);
+    } else {
+      h0 = c0 = torch::zeros({1, x.size(1), config_.hidden}, x.options());
+    }
+    auto [output, h, c] = torch::lstm(x, {h0, c0}, weights, /*has_biases=*/true, /*num_layers=*/1, /*dropout=*/0.0,
+                                      is_training(), /*bidirectional=*/false, /*batch_first=*/false);
+    x = output;
+    h_n.push_back(h);
+    c_n.push_back(c);
+  }
+  return {dropout_(x.transpose(0, 1)), LstmState{torch::cat(h_n), torch::cat(c_n)}};  // (B, T, H)
+}
+
+void PoetModelImpl::to(torch::Device device, torch::Dtype dtype, bool non_blocking) {
+  Module::to(device, dtype, non_blocking);
+  flatten_for_cudnn();
+}
+
+void PoetModelImpl::to(torch::Dtype dtype, bool non_blocking) {
+  Module::to(dtype, non_blocking);
+  flatten_for_cudnn();
+}
+
+void PoetModelImpl::to(torch::Device device, bool non_blocking) {
+  Module::to(device, non_blocking);
+  flatten_for_cudnn();
+}
+
+// cuDNN takes an LSTM's weights in place (without a copy and a warning each call) only when they
+// fill one buffer in its own layout. LSTMImpl::to() lays all layers out in one buffer; the layers
+// run a call each, so each gets a buffer of its own, the same way.
+void PoetModelImpl::flatten_for_cudnn() {
+  if (!device().is_cuda() || !torch::cudnn_is_acceptable(output_bias())) return;
+  torch::NoGradGuard no_grad;
+  constexpr int64_t kCudnnLstm = 2;  // cudnnRNNMode_t CUDNN_LSTM
+  for (int64_t l = 0; l < config_.layers; ++l) {
+    torch::_cudnn_rnn_flatten_weight(layer_weights(l), /*weight_stride0=*/4, l == 0 ? config_.embed : config_.hidden,
+                                     kCudnnLstm, config_.hidden, /*proj_size=*/0, /*num_layers=*/1,
+                                     /*batch_first=*/false, /*bidirectional=*/false);
+  }
 }
 
 const torch::Tensor& PoetModelImpl::output_weight() const {
@@ -64,7 +112,8 @@ const torch::Tensor& PoetModelImpl::output_weight() const {
 const torch::Tensor& PoetModelImpl::output_bias() const { return config_.tie_weights ? tied_bias_ : head_->bias; }
 
 torch::Tensor PoetModelImpl::logits(const torch::Tensor& h) const {
-  return torch::nn::functional::linear(h, output_weight().to(h.scalar_type()), output_bias().to(h.scalar_type()));
+  return torch::nn::functional::linear(h.to(precision_.output), output_weight().to(precision_.output),
+                                       output_bias().to(precision_.output));
 }
 
 std::tuple<torch::Tensor, LstmState> PoetModelImpl::forward(const torch::Tensor& tokens, const LstmState* state) {

@@ -2,11 +2,14 @@
 // dropout between layers) -> dropout -> linear to the vocabulary, optionally sharing the
 // embedding matrix as the output weights.
 //
-// Precision: the weights (and so the gradients and AdamW's state) are always fp32. The compute
-// dtype says what the LSTM and the output layer's products run in: fp32, or bf16 on copies of
-// the weights cast at each forward, with the softmax and the loss in fp32. The casts are explicit
-// rather than autocast's because autocast runs the cuDNN LSTM in fp16 whatever dtype it was asked
-// for, and because the same casts then run on the CPU, where oneDNN has bf16 products too.
+// Precision: the weights (and so the gradients and AdamW's state) are always fp32. The LSTM and
+// the output layer's products each run in fp32 or in bf16, on copies of the weights cast at each
+// forward, with the softmax and the loss in fp32. The casts are explicit rather than autocast's
+// because autocast runs the cuDNN LSTM in fp16 whatever dtype it was asked for.
+//
+// The LSTM runs one layer a call, with the dropout between layers drawn here from LibTorch's
+// generator: cuDNN's multi-layer call would draw it from a random state of its own, which no
+// checkpoint can save, and a resumed GPU run would then not repeat the uninterrupted one.
 #pragma once
 
 #include <torch/nn/module.h>
@@ -18,12 +21,26 @@
 
 #include <string>
 #include <tuple>
+#include <vector>
 
 #include "config/train_config.h"
 
 namespace poet {
 
 using LstmState = std::tuple<torch::Tensor, torch::Tensor>;  // (h, c), each (layers, B, H)
+
+// What the LSTM and the output layer compute in.
+struct Precision {
+  torch::ScalarType lstm = torch::kFloat32;
+  torch::ScalarType output = torch::kFloat32;
+};
+
+// run.precision's bf16 on `device`. On the CPU both parts run in bf16 (oneDNN's bf16 products).
+// On CUDA the output layer does, and the LSTM stays fp32: cuDNN's fp32 LSTM already runs on TF32
+// tensor cores and takes the weights in place, while a bf16 copy is either refused by cuDNN (in
+// PyTorch releases whose cuDNN check admits only fp16, fp32 and fp64, a loop over time steps runs
+// instead) or compacted and warned about on every call, being outside cuDNN's weight layout.
+Precision mixed_precision(const torch::Device& device);
 
 // What each part of the model computes in, as observed on a forward pass (computed_dtypes()).
 struct ComputedDtypes {
@@ -40,31 +57,39 @@ class PoetModelImpl : public torch::nn::Module {
   // tokens (B, T) int64 -> fp32 logits (B, T, V) and the LSTM state after the last position.
   std::tuple<torch::Tensor, LstmState> forward(const torch::Tensor& tokens, const LstmState* state = nullptr);
 
-  // The last hidden states, (B, T, H) in the compute dtype, and the output layer they feed:
+  // The last hidden states, (B, T, H) in the LSTM's dtype, and the output layer they feed:
   // training computes the loss from these without materialising all logits
   // (chunked_cross_entropy.h).
   std::tuple<torch::Tensor, LstmState> hidden(const torch::Tensor& tokens, const LstmState* state = nullptr);
   const torch::Tensor& output_weight() const;
   const torch::Tensor& output_bias() const;
 
-  // fp32 (the default) or bf16; see the file comment.
-  void set_compute_dtype(torch::ScalarType dtype);
-  torch::ScalarType compute_dtype() const { return compute_dtype_; }
+  // fp32 throughout by default; see the file comment.
+  void set_precision(Precision precision);
+  const Precision& precision() const { return precision_; }
   // Runs one position in evaluation mode (no random numbers drawn) and reports the dtypes seen.
   ComputedDtypes computed_dtypes();
   torch::Device device() const { return output_bias().device(); }
+
+  // Module::to(), then each LSTM layer's weights in a cuDNN buffer of their own (hidden()).
+  void to(torch::Device device, torch::Dtype dtype, bool non_blocking = false) override;
+  void to(torch::Dtype dtype, bool non_blocking = false) override;
+  void to(torch::Device device, bool non_blocking = false) override;
 
   int64_t vocab_size() const { return vocab_size_; }
   // Multiply-adds of one forward pass per token, for FLOP-rate reporting.
   double forward_macs_per_token() const;
 
  private:
-  // The output layer in the compute dtype: hidden (…, H) -> logits (…, V).
+  // The output layer in its dtype: hidden (…, H) -> logits (…, V).
   torch::Tensor logits(const torch::Tensor& h) const;
+  // Layer l's weights: w_ih, w_hh, b_ih, b_hh.
+  std::vector<torch::Tensor> layer_weights(int64_t l) const;
+  void flatten_for_cudnn();
 
   int64_t vocab_size_;
   ModelConfig config_;
-  torch::ScalarType compute_dtype_ = torch::kFloat32;
+  Precision precision_;
   torch::nn::Embedding embedding_{nullptr};
   torch::nn::Dropout dropout_{nullptr};
   torch::nn::LSTM lstm_{nullptr};

@@ -44,19 +44,31 @@ double train_loss(PoetModel& model, const torch::Tensor& tokens) {
   return loss.item<double>();
 }
 
-TEST(Precision, Fp32IsTheLstmModulesOwnComputation) {
+// The layers run a call each, with the dropout between them drawn here: in fp32 that is exactly
+// the LSTM module's multi-layer computation, random draws included, from a given state too.
+TEST(Precision, Fp32LayerByLayerIsTheLstmModulesOwnComputation) {
+  ModelConfig config = small_config();
+  config.dropout = 0.3;
   torch::manual_seed(5);
-  PoetModel model(kVocab, small_config());
-  model->eval();
+  PoetModel model(kVocab, config);
   const torch::Tensor tokens = some_tokens();
+  const LstmState state{torch::randn({2, 4, 32}), torch::randn({2, 4, 32})};
   torch::NoGradGuard no_grad;
-  torch::nn::LSTM reference(torch::nn::LSTMOptions(16, 32).num_layers(2).batch_first(true));
+  torch::nn::LSTM reference(torch::nn::LSTMOptions(16, 32).num_layers(2).dropout(0.3).batch_first(true));
   for (auto& p : reference->named_parameters()) p.value().copy_(model->named_parameters()["lstm." + p.key()]);
-  const torch::Tensor embedded = torch::embedding(model->named_parameters()["embedding.weight"], tokens);
-  const torch::Tensor expected = std::get<0>(reference->forward(embedded));
-  const torch::Tensor h = std::get<0>(model->hidden(tokens));
-  EXPECT_EQ(h.scalar_type(), torch::kFloat32);
-  EXPECT_TRUE(h.equal(expected));
+  const torch::Tensor embedding = model->named_parameters()["embedding.weight"];
+  for (const LstmState* given : {static_cast<const LstmState*>(nullptr), &state}) {
+    torch::manual_seed(9);
+    auto [h, h_state] = model->hidden(tokens, given);
+    torch::manual_seed(9);
+    const torch::Tensor x = torch::dropout(torch::embedding(embedding, tokens), 0.3, /*train=*/true);
+    auto [out, out_state] = given != nullptr ? reference->forward(x, *given) : reference->forward(x);
+    const torch::Tensor expected = torch::dropout(out, 0.3, /*train=*/true);
+    EXPECT_EQ(h.scalar_type(), torch::kFloat32);
+    EXPECT_TRUE(h.equal(expected)) << (given != nullptr ? "from a state" : "from zeros");
+    EXPECT_TRUE(std::get<0>(h_state).equal(std::get<0>(out_state)));
+    EXPECT_TRUE(std::get<1>(h_state).equal(std::get<1>(out_state)));
+  }
   const ComputedDtypes seen = model->computed_dtypes();
   EXPECT_EQ(seen.lstm, torch::kFloat32);
   EXPECT_EQ(seen.output, torch::kFloat32);
@@ -70,7 +82,7 @@ TEST(Precision, Bf16RunsTheLstmAndOutputLayerInBf16OnFp32Weights) {
   std::vector<torch::Tensor> fp32_grads;
   for (const auto& p : model->parameters()) fp32_grads.push_back(p.grad().clone());
 
-  model->set_compute_dtype(torch::kBFloat16);
+  model->set_precision(mixed_precision(torch::kCPU));
   const ComputedDtypes seen = model->computed_dtypes();
   EXPECT_EQ(seen.weights, torch::kFloat32);
   EXPECT_EQ(seen.lstm, torch::kBFloat16);
@@ -93,7 +105,8 @@ TEST(Precision, Bf16RunsTheLstmAndOutputLayerInBf16OnFp32Weights) {
 
 TEST(Precision, OnlyFp32AndBf16) {
   PoetModel model(kVocab, small_config());
-  EXPECT_THROW(model->set_compute_dtype(torch::kFloat16), Error);
+  EXPECT_THROW(model->set_precision({torch::kFloat16, torch::kFloat32}), Error);
+  EXPECT_THROW(model->set_precision({torch::kFloat32, torch::kFloat64}), Error);
 }
 
 // A checkpoint of a model one AdamW step from its initialisation.
@@ -207,16 +220,20 @@ TEST(Checkpoint, CudaCheckpointsLoadOnTheCpuAndBack) {
   optimizer.step();  // AdamW's step fails on state left on another device
 }
 
-// On a GPU machine: bf16 is bf16 in the LSTM too (autocast's cuDNN LSTM would compute in fp16).
-TEST(Precision, CudaBf16ComputesInBf16) {
+// On a GPU machine: mixed precision is what it says (autocast's cuDNN LSTM computed in fp16),
+// and a layer's weights sit in a cuDNN buffer of their own after to().
+TEST(Precision, CudaMixedPrecisionComputesWhatItSays) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
   PoetModel model(kVocab, small_config());
   model->to(torch::kCUDA);
-  model->set_compute_dtype(torch::kBFloat16);
+  model->set_precision(mixed_precision(torch::kCUDA));
   const ComputedDtypes seen = model->computed_dtypes();
   EXPECT_EQ(seen.weights, torch::kFloat32);
-  EXPECT_EQ(seen.lstm, torch::kBFloat16);
+  EXPECT_EQ(seen.lstm, torch::kFloat32);
   EXPECT_EQ(seen.output, torch::kBFloat16);
+  const auto p = model->named_parameters();
+  EXPECT_TRUE(p["lstm.weight_ih_l0"].is_alias_of(p["lstm.bias_hh_l0"]));
+  EXPECT_FALSE(p["lstm.weight_ih_l0"].is_alias_of(p["lstm.weight_ih_l1"]));
 }
 
 }  // namespace

@@ -36,9 +36,9 @@ int64_t shard_count(const DatasetFile& dataset, Split split) {
 }
 
 // run.precision's auto: bf16 on CUDA; fp32 on the CPU.
-torch::ScalarType compute_dtype(const RunConfig& run, const torch::Device& device) {
-  if (run.precision == "auto") return device.is_cuda() ? torch::kBFloat16 : torch::kFloat32;
-  return run.precision == "bf16" ? torch::kBFloat16 : torch::kFloat32;
+Precision precision_for(const RunConfig& run, const torch::Device& device) {
+  const bool bf16 = run.precision == "bf16" || (run.precision == "auto" && device.is_cuda());
+  return bf16 ? mixed_precision(device) : Precision{};
 }
 
 // On its device before the optimizer and the gradient buckets are built from its parameters:
@@ -46,7 +46,7 @@ torch::ScalarType compute_dtype(const RunConfig& run, const torch::Device& devic
 PoetModel model_on(const torch::Device& device, int64_t vocab_size, const TrainConfig& config) {
   PoetModel model(vocab_size, config.model);
   model->to(device);
-  model->set_compute_dtype(compute_dtype(config.run, device));
+  model->set_precision(precision_for(config.run, device));
   return model;
 }
 
