@@ -1,7 +1,6 @@
 // NcclCommunicator, with POET_NCCL_CHECK and POET_CUDA_CHECK at every call.
 #include "collectives/nccl_communicator.h"
 
-#include <exception>
 #include <functional>
 #include <string>
 #include <utility>
@@ -45,19 +44,32 @@ ncclDataType_t nccl_type(const torch::Tensor& t) {
   }
 }
 
+#ifdef POET_TORCH_HAS_CUDA
+cudaStream_t torch_stream(int device) {
+  return c10::cuda::getCurrentCUDAStream(static_cast<c10::DeviceIndex>(device)).stream();
+}
+#else
+// A CPU LibTorch makes no CUDA tensors, so the factory never builds this backend with one; this
+// keeps a build that missed LibTorch's CUDA from running on the wrong stream.
+cudaStream_t torch_stream(int) {
+  throw Error("NCCL communicator: this build's LibTorch has no CUDA, so its current stream is unknown");
+}
+#endif
+
 void require_cuda_contiguous(const torch::Tensor& t, const char* operation) {
   if (!t.is_cuda() || !t.is_contiguous()) {
     throw Error(std::string("NCCL communicator: ") + operation + " needs a contiguous CUDA tensor");
   }
 }
 
-// A collective on NCCL's stream: an event marks its end; a stuck one aborts the communicator so
-// that the error path can end the job.
+// A collective on NCCL's stream: an event marks its end. A failed or stuck one marks the
+// communicator failed and throws; the error path prints it and ends the job.
 class NcclPending final : public PendingCollective {
  public:
-  NcclPending(ncclComm_t comm, std::function<void()> abort, CollectiveWatch& watch, std::string label,
+  NcclPending(ncclComm_t comm, std::function<void()> on_failure, CollectiveWatch& watch, std::string label,
               torch::Tensor tensor)
-      : comm_(comm), abort_(std::move(abort)), watch_(watch), label_(std::move(label)), tensor_(std::move(tensor)),
+      : comm_(comm), on_failure_(std::move(on_failure)), watch_(watch), label_(std::move(label)),
+        tensor_(std::move(tensor)),
         number_(watch.begin()) {
     POET_CUDA_CHECK(cudaEventCreateWithFlags(&done_event_, cudaEventDisableTiming));
   }
@@ -78,14 +90,14 @@ class NcclPending final : public PendingCollective {
     try {
       watch_.wait(number_, label_, [this] { return test(); });
     } catch (...) {
-      abort_();
+      on_failure_();
       throw;
     }
   }
 
  private:
   ncclComm_t comm_;
-  std::function<void()> abort_;
+  std::function<void()> on_failure_;
   CollectiveWatch& watch_;
   std::string label_;
   torch::Tensor tensor_;
@@ -107,13 +119,13 @@ NcclCommunicator::NcclCommunicator(std::unique_ptr<MpiCommunicator> mpi, int dev
   watch_ = std::make_unique<CollectiveWatch>(rank_, size_);
 }
 
-// While an error unwinds, the other ranks may never reach ncclCommDestroy's barrier, so the
-// communicator is aborted instead, which never waits. (The error has been printed and the other
-// ranks told to stop before this runs: the launcher holds the communicator outside its error
-// handler.) The stream goes after the communicator that uses it.
+// A failed communicator is aborted, which never waits for the other ranks; a healthy one is
+// destroyed, which does. The launcher holds the communicator outside its error handler, so this
+// runs after the error has been printed and the other ranks told to stop. The stream goes after
+// the communicator that uses it.
 NcclCommunicator::~NcclCommunicator() {
   if (comm_ != nullptr) {
-    if (std::uncaught_exceptions() > 0) {
+    if (failed_) {
       ncclCommAbort(comm_);
     } else {
       ncclCommDestroy(comm_);
@@ -122,27 +134,15 @@ NcclCommunicator::~NcclCommunicator() {
   if (stream_ != nullptr) cudaStreamDestroy(stream_);
 }
 
-void NcclCommunicator::abort() {
-  if (comm_ == nullptr) return;
-  ncclCommAbort(comm_);
-  comm_ = nullptr;
-}
-
 ncclComm_t NcclCommunicator::live_comm() const {
-  if (comm_ == nullptr) throw Error("NCCL communicator: used after a timeout aborted it");
+  if (failed_) throw Error("NCCL communicator: used after a collective failed");
   return comm_;
 }
 
 void NcclCommunicator::follow_torch_stream() {
-#ifdef POET_TORCH_HAS_CUDA
-  const cudaStream_t torch_stream = c10::cuda::getCurrentCUDAStream(static_cast<c10::DeviceIndex>(device_)).stream();
-#else
-  // A CPU LibTorch makes no CUDA tensors: this backend is compiled there but never runs.
-  const cudaStream_t torch_stream = cudaStreamLegacy;
-#endif
   cudaEvent_t ready = nullptr;
   POET_CUDA_CHECK(cudaEventCreateWithFlags(&ready, cudaEventDisableTiming));
-  POET_CUDA_CHECK(cudaEventRecord(ready, torch_stream));
+  POET_CUDA_CHECK(cudaEventRecord(ready, torch_stream(device_)));
   POET_CUDA_CHECK(cudaStreamWaitEvent(stream_, ready, 0));
   POET_CUDA_CHECK(cudaEventDestroy(ready));
 }
@@ -150,7 +150,7 @@ void NcclCommunicator::follow_torch_stream() {
 std::unique_ptr<PendingCollective> NcclCommunicator::start_all_reduce_sum(const torch::Tensor& tensor,
                                                                           const std::string& label) {
   require_cuda_contiguous(tensor, "all_reduce_sum");
-  auto pending = std::make_unique<NcclPending>(live_comm(), [this] { abort(); }, *watch_, label, tensor);
+  auto pending = std::make_unique<NcclPending>(live_comm(), [this] { failed_ = true; }, *watch_, label, tensor);
   follow_torch_stream();
   POET_NCCL_CHECK(ncclAllReduce(tensor.data_ptr(), tensor.data_ptr(), static_cast<size_t>(tensor.numel()),
                                 nccl_type(tensor), ncclSum, comm_, stream_));
@@ -160,7 +160,7 @@ std::unique_ptr<PendingCollective> NcclCommunicator::start_all_reduce_sum(const 
 
 void NcclCommunicator::broadcast(torch::Tensor& tensor, int root) {
   require_cuda_contiguous(tensor, "broadcast");
-  NcclPending pending(live_comm(), [this] { abort(); }, *watch_, "broadcast", tensor);
+  NcclPending pending(live_comm(), [this] { failed_ = true; }, *watch_, "broadcast", tensor);
   follow_torch_stream();
   POET_NCCL_CHECK(ncclBroadcast(tensor.data_ptr(), tensor.data_ptr(), static_cast<size_t>(tensor.numel()),
                                 nccl_type(tensor), root, comm_, stream_));

@@ -38,15 +38,15 @@ class NcclCommunicator final : public Communicator {
  private:
   // Orders NCCL's stream after the work LibTorch has queued on this device so far.
   void follow_torch_stream();
-  // Ends the communicator without waiting for the other ranks: after a collective timed out.
-  void abort();
-  ncclComm_t live_comm() const;  // throws once aborted
+  ncclComm_t live_comm() const;  // throws once a collective failed
 
   std::unique_ptr<MpiCommunicator> mpi_;
   int rank_;
   int size_;
   int device_;
-  ncclComm_t comm_ = nullptr;  // null once aborted
+  ncclComm_t comm_ = nullptr;
+  // A collective failed or timed out: the other ranks may never reach ncclCommDestroy's barrier.
+  bool failed_ = false;
   // NCCL's own stream, so that collectives overlap the computation on LibTorch's current stream;
   // each collective first waits on an event recorded there (the gradients are ready).
   cudaStream_t stream_ = nullptr;

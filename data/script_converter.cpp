@@ -1,9 +1,8 @@
 // ScriptConverter over opencc::SimpleConverter.
 #include "data/script_converter.h"
 
-#include <dlfcn.h>
+#include <link.h>
 #include <opencc/SimpleConverter.hpp>
-#include <opencc/opencc.h>
 
 #include <filesystem>
 
@@ -23,14 +22,28 @@ const char* script_name(Script script) {
 
 namespace {
 
+// The folder of the OpenCC library this process loaded, found among the loaded objects (the
+// address of an OpenCC function would be the executable's own in a build without PIE).
+std::filesystem::path opencc_library_dir() {
+  std::filesystem::path found;
+  dl_iterate_phdr(
+      [](dl_phdr_info* info, size_t, void* out) {
+        const std::filesystem::path path = info->dlpi_name != nullptr ? info->dlpi_name : "";
+        if (path.filename().string().rfind("libopencc.so", 0) != 0) return 0;
+        *static_cast<std::filesystem::path*>(out) = path.parent_path();
+        return 1;
+      },
+      &found);
+  return found;
+}
+
 // OpenCC looks for its configs only in the folder it was built for (/usr/share/opencc). A copy
 // unpacked elsewhere (scripts/gpu-check.sh relocates Debian's) keeps its data beside its library:
 // LIB/../share/opencc, or LIB/../../share/opencc from a multiarch LIB. OpenCC then finds the
 // dictionaries in the config's own folder.
 std::string find_config(const std::string& name) {
-  Dl_info library{};
-  if (dladdr(reinterpret_cast<void*>(&opencc_open), &library) != 0 && library.dli_fname != nullptr) {
-    const std::filesystem::path lib_dir = std::filesystem::path(library.dli_fname).parent_path();
+  const std::filesystem::path lib_dir = opencc_library_dir();
+  if (!lib_dir.empty()) {
     for (const auto& share : {lib_dir / ".." / "share", lib_dir / ".." / ".." / "share"}) {
       const std::filesystem::path config = share / "opencc" / name;
       if (std::filesystem::exists(config)) return std::filesystem::canonical(config).string();

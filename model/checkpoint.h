@@ -43,10 +43,8 @@ class LoadedCheckpoint {
   const CheckpointMeta& meta() const { return meta_; }
   const std::string& path() const { return path_; }
   // The archive is read onto the CPU, whatever device wrote it; these copy into the model and
-  // the optimizer wherever they live.
-  // Copies the weights into `model`, built from meta().config_toml, on any device.
+  // the optimizer wherever they live. `model` must have been built from meta().config_toml.
   void restore_model(PoetModel& model);
-  // AdamW's state, each parameter's on that parameter's device.
   void restore_optimizer(torch::optim::AdamW& optimizer);
   // The random generators' state (dropout) as it was when the checkpoint was written: the CPU's,
   // and on a CUDA `device` the CUDA generator's (rank 0's; every rank seeds and draws alike).
