@@ -1,7 +1,10 @@
 """poet_dist's model in PyTorch's Python API, timed the way bench/train_bench.cpp times poet_dist:
 the same model and batch, AdamW, clipping. By default the homework's model (embedding 128,
 hidden 256, 2 layers, no dropout, batch 128 x 125); --config configs/NAME.toml takes the model
-and batch from one of poet_dist's configs instead, as bench/train_bench.cpp --config does.
+and batch from one of poet_dist's configs instead, as bench/train_bench.cpp --config does (it
+needs Python 3.11's tomllib). --embed, --hidden, --layers, --dropout, --tie-weights or
+--no-tie-weights, --batch and --seq-len set the model and batch on the command line, over either;
+scripts/gpu-check.sh passes those that train_bench printed, on a python3 that may lack tomllib.
 
 Two workloads, on the same dataset (read with h5py):
   padded: one poem a row, padded to the row length, the usual homework batching; tokens/s
@@ -188,6 +191,14 @@ def main():
     parser.add_argument("--config", help="a poet_dist config (configs/NAME.toml): its model and batch")
     parser.add_argument("--batch", type=int, help="rows a step (default: 128, or the config's data.batch_size)")
     parser.add_argument("--seq-len", type=int, help="characters a row (default: 125, or the config's data.seq_len)")
+    # The model's keys, each over the homework's or the config's value.
+    parser.add_argument("--embed", type=int, help="model.embed")
+    parser.add_argument("--hidden", type=int, help="model.hidden")
+    parser.add_argument("--layers", type=int, help="model.layers")
+    parser.add_argument("--dropout", type=float, help="model.dropout")
+    tie = parser.add_mutually_exclusive_group()  # argparse.BooleanOptionalAction needs Python 3.9
+    tie.add_argument("--tie-weights", dest="tie_weights", action="store_const", const=True, help="model.tie_weights")
+    tie.add_argument("--no-tie-weights", dest="tie_weights", action="store_const", const=False)
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--steps", type=int, default=10)
@@ -195,6 +206,14 @@ def main():
     parser.add_argument("--bf16", action="store_true", help="the model under bf16 autocast on its device")
     args = parser.parse_args()
     shape = shape_from_config(args.config) if args.config else HOMEWORK
+    given = {key: getattr(args, key) for key in KEYS["model"] if getattr(args, key) is not None}
+    if given:
+        name = f"{args.config} with command-line model keys" if args.config else "command-line model"
+        shape = dataclasses.replace(shape, name=name, **given)
+    if shape.embed < 1 or shape.hidden < 1 or shape.layers < 1 or not 0 <= shape.dropout < 1:
+        parser.error("--embed, --hidden and --layers must be at least 1, --dropout in [0, 1)")
+    if shape.tie_weights and shape.embed != shape.hidden:
+        parser.error(f"tied weights need embed = hidden; this model has {shape.embed} and {shape.hidden}")
     batch = shape.batch_size if args.batch is None else args.batch
     length = shape.seq_len if args.seq_len is None else args.seq_len
     if batch < 1 or length < 2 or args.steps < 1:

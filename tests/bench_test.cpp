@@ -89,6 +89,15 @@ TEST_F(Bench, PythonTimesAConfigsModelUnderCpuAutocast) {
        "python compute +bf16 autocast: .*logits bf16.*", "RESULT python_packed_tokens_per_s=" + kNumber});
 }
 
+// The model and batch as scripts/gpu-check.sh passes them, where python3 may lack tomllib.
+TEST_F(Bench, PythonTimesAModelGivenOnTheCommandLine) {
+  expect_figures(
+      kPython + " " + kSource + "/bench/train_bench_python.py --data " + data() +
+          " --embed 24 --hidden 24 --layers 2 --dropout 0.1 --tie-weights --batch 8 --seq-len 32 --warmup 1 --steps 1",
+      {"python packed .* command-line model: embed 24, hidden 24, 2 layers, dropout 0.1, tied  batch 8 x 32 .*",
+       "RESULT python_packed_tokens_per_s=" + kNumber});
+}
+
 TEST_F(Bench, ABatchLargerThanTheDatasetIsNamed) {
   for (const std::string& program :
        {kBuild + "/bin/train_bench", kPython + " " + kSource + "/bench/train_bench_python.py"}) {
