@@ -16,12 +16,18 @@ namespace {
 
 MPI_Datatype mpi_type(const torch::Tensor& t) {
   switch (t.scalar_type()) {
-    case torch::kFloat32: return MPI_FLOAT;
-    case torch::kFloat64: return MPI_DOUBLE;
-    case torch::kInt32: return MPI_INT32_T;
-    case torch::kInt64: return MPI_INT64_T;
-    case torch::kUInt8: return MPI_UINT8_T;
-    default: throw Error(std::string("MPI communicator: unsupported tensor type ") + c10::toString(t.scalar_type()));
+    case torch::kFloat32:
+      return MPI_FLOAT;
+    case torch::kFloat64:
+      return MPI_DOUBLE;
+    case torch::kInt32:
+      return MPI_INT32_T;
+    case torch::kInt64:
+      return MPI_INT64_T;
+    case torch::kUInt8:
+      return MPI_UINT8_T;
+    default:
+      throw Error(std::string("MPI communicator: unsupported tensor type ") + c10::toString(t.scalar_type()));
   }
 }
 
@@ -34,7 +40,10 @@ void require_contiguous(const torch::Tensor& t, const char* operation) {
 class MpiPending final : public PendingCollective {
  public:
   MpiPending(CollectiveWatch& watch, std::string label, torch::Tensor host, torch::Tensor device = {})
-      : watch_(watch), label_(std::move(label)), host_(std::move(host)), device_(std::move(device)),
+      : watch_(watch),
+        label_(std::move(label)),
+        host_(std::move(host)),
+        device_(std::move(device)),
         number_(watch.begin()) {}
   MPI_Request* request() { return &request_; }
   const torch::Tensor& host() const { return host_; }

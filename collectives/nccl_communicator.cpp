@@ -11,20 +11,20 @@
 #include <c10/cuda/CUDAStream.h>
 #endif
 
-#define POET_NCCL_CHECK(call)                                                                  \
-  do {                                                                                         \
-    const ncclResult_t poet_nccl_result_ = (call);                                             \
-    if (poet_nccl_result_ != ncclSuccess) {                                                    \
+#define POET_NCCL_CHECK(call)                                                                       \
+  do {                                                                                              \
+    const ncclResult_t poet_nccl_result_ = (call);                                                  \
+    if (poet_nccl_result_ != ncclSuccess) {                                                         \
       ::poet::throw_call_failure(#call, __FILE__, __LINE__, ncclGetErrorString(poet_nccl_result_)); \
-    }                                                                                          \
+    }                                                                                               \
   } while (0)
 
-#define POET_CUDA_CHECK(call)                                                                  \
-  do {                                                                                         \
-    const cudaError_t poet_cuda_error_ = (call);                                               \
-    if (poet_cuda_error_ != cudaSuccess) {                                                     \
+#define POET_CUDA_CHECK(call)                                                                      \
+  do {                                                                                             \
+    const cudaError_t poet_cuda_error_ = (call);                                                   \
+    if (poet_cuda_error_ != cudaSuccess) {                                                         \
       ::poet::throw_call_failure(#call, __FILE__, __LINE__, cudaGetErrorString(poet_cuda_error_)); \
-    }                                                                                          \
+    }                                                                                              \
   } while (0)
 
 namespace poet {
@@ -33,14 +33,22 @@ namespace {
 
 ncclDataType_t nccl_type(const torch::Tensor& t) {
   switch (t.scalar_type()) {
-    case torch::kFloat32: return ncclFloat32;
-    case torch::kFloat64: return ncclFloat64;
-    case torch::kBFloat16: return ncclBfloat16;
-    case torch::kFloat16: return ncclFloat16;
-    case torch::kInt32: return ncclInt32;
-    case torch::kInt64: return ncclInt64;
-    case torch::kUInt8: return ncclUint8;
-    default: throw Error(std::string("NCCL communicator: unsupported tensor type ") + c10::toString(t.scalar_type()));
+    case torch::kFloat32:
+      return ncclFloat32;
+    case torch::kFloat64:
+      return ncclFloat64;
+    case torch::kBFloat16:
+      return ncclBfloat16;
+    case torch::kFloat16:
+      return ncclFloat16;
+    case torch::kInt32:
+      return ncclInt32;
+    case torch::kInt64:
+      return ncclInt64;
+    case torch::kUInt8:
+      return ncclUint8;
+    default:
+      throw Error(std::string("NCCL communicator: unsupported tensor type ") + c10::toString(t.scalar_type()));
   }
 }
 
@@ -68,7 +76,10 @@ class NcclPending final : public PendingCollective {
  public:
   NcclPending(ncclComm_t comm, std::function<void()> on_failure, CollectiveWatch& watch, std::string label,
               torch::Tensor tensor)
-      : comm_(comm), on_failure_(std::move(on_failure)), watch_(watch), label_(std::move(label)),
+      : comm_(comm),
+        on_failure_(std::move(on_failure)),
+        watch_(watch),
+        label_(std::move(label)),
         tensor_(std::move(tensor)),
         number_(watch.begin()) {
     POET_CUDA_CHECK(cudaEventCreateWithFlags(&done_event_, cudaEventDisableTiming));
@@ -150,7 +161,8 @@ void NcclCommunicator::follow_torch_stream() {
 std::unique_ptr<PendingCollective> NcclCommunicator::start_all_reduce_sum(const torch::Tensor& tensor,
                                                                           const std::string& label) {
   require_cuda_contiguous(tensor, "all_reduce_sum");
-  auto pending = std::make_unique<NcclPending>(live_comm(), [this] { failed_ = true; }, *watch_, label, tensor);
+  auto pending = std::make_unique<NcclPending>(
+      live_comm(), [this] { failed_ = true; }, *watch_, label, tensor);
   follow_torch_stream();
   POET_NCCL_CHECK(ncclAllReduce(tensor.data_ptr(), tensor.data_ptr(), static_cast<size_t>(tensor.numel()),
                                 nccl_type(tensor), ncclSum, comm_, stream_));
@@ -160,7 +172,8 @@ std::unique_ptr<PendingCollective> NcclCommunicator::start_all_reduce_sum(const 
 
 void NcclCommunicator::broadcast(torch::Tensor& tensor, int root) {
   require_cuda_contiguous(tensor, "broadcast");
-  NcclPending pending(live_comm(), [this] { failed_ = true; }, *watch_, "broadcast", tensor);
+  NcclPending pending(
+      live_comm(), [this] { failed_ = true; }, *watch_, "broadcast", tensor);
   follow_torch_stream();
   POET_NCCL_CHECK(ncclBroadcast(tensor.data_ptr(), tensor.data_ptr(), static_cast<size_t>(tensor.numel()),
                                 nccl_type(tensor), root, comm_, stream_));

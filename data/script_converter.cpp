@@ -16,9 +16,7 @@ Script parse_script(const std::string& text, const std::string& field) {
   throw Error(field + ": '" + text + "' is not a script, expected 'traditional' or 'simplified'");
 }
 
-const char* script_name(Script script) {
-  return script == Script::kTraditional ? "traditional" : "simplified";
-}
+const char* script_name(Script script) { return script == Script::kTraditional ? "traditional" : "simplified"; }
 
 namespace {
 

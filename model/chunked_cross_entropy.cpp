@@ -27,10 +27,10 @@ class ChunkedLinearCrossEntropy : public torch::autograd::Function<ChunkedLinear
     const torch::ScalarType softmax_dtype = at::promote_types(hidden.scalar_type(), torch::kFloat32);
     for (int64_t start = 0; start < rows; start += chunk_rows) {
       const int64_t n = std::min(chunk_rows, rows - start);
-      const torch::Tensor h = hidden.narrow(0, start, n);                       // (n, H)
-      const torch::Tensor t = targets.narrow(0, start, n).unsqueeze(1);         // (n, 1)
-      torch::Tensor logits = torch::addmm(b, h, w.t()).to(softmax_dtype);      // (n, V)
-      const torch::Tensor lse = logits.logsumexp(1, /*keepdim=*/true);          // (n, 1)
+      const torch::Tensor h = hidden.narrow(0, start, n);                  // (n, H)
+      const torch::Tensor t = targets.narrow(0, start, n).unsqueeze(1);    // (n, 1)
+      torch::Tensor logits = torch::addmm(b, h, w.t()).to(softmax_dtype);  // (n, V)
+      const torch::Tensor lse = logits.logsumexp(1, /*keepdim=*/true);     // (n, 1)
       loss += (lse - logits.gather(1, t)).sum();
       // d(sum loss)/d(logits) = softmax - one_hot, built in place of the logits.
       logits.sub_(lse).exp_();

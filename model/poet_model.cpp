@@ -1,6 +1,7 @@
 // PoetModelImpl: construction, forward, and the compute dtype.
 #include "model/poet_model.h"
 
+#include <ATen/Context.h>
 #include <torch/nn/functional/linear.h>
 
 #include <string>
@@ -15,8 +16,15 @@ PoetModelImpl::PoetModelImpl(int64_t vocab_size, const ModelConfig& config) : vo
   dropout_ = register_module("dropout", torch::nn::Dropout(config.dropout));
   lstm_ = register_module("lstm", torch::nn::LSTM(torch::nn::LSTMOptions(config.embed, config.hidden)
                                                       .num_layers(config.layers)
-                                                      .dropout(config.layers > 1 ? config.dropout : 0.0)
-                                                      .batch_first(true)));
+                                                      .dropout(config.layers > 1 ? config.dropout : 0.0)));
+  // Module::to() keeps these tensor objects (it replaces their data), so the handles stay valid.
+  const auto parameters = lstm_->named_parameters();
+  for (int64_t l = 0; l < config.layers; ++l) {
+    layer_weights_.emplace_back();
+    for (const char* name : {"weight_ih_l", "weight_hh_l", "bias_ih_l", "bias_hh_l"}) {
+      layer_weights_.back().push_back(parameters[name + std::to_string(l)]);
+    }
+  }
   if (config.tie_weights) {
     tied_bias_ = register_parameter("output_bias", torch::zeros({vocab_size}));
   } else {
@@ -37,15 +45,6 @@ void PoetModelImpl::set_precision(Precision precision) {
   precision_ = precision;
 }
 
-std::vector<torch::Tensor> PoetModelImpl::layer_weights(int64_t l) const {
-  const auto parameters = lstm_->named_parameters();
-  std::vector<torch::Tensor> weights;
-  for (const char* name : {"weight_ih_l", "weight_hh_l", "bias_ih_l", "bias_hh_l"}) {
-    weights.push_back(parameters[name + std::to_string(l)]);
-  }
-  return weights;
-}
-
 // Through torch::lstm rather than the module, a layer a call (see the header), so that it can be
 // given weights in the LSTM's dtype: in fp32 the casts return the parameters themselves.
 std::tuple<torch::Tensor, LstmState> PoetModelImpl::hidden(const torch::Tensor& tokens, const LstmState* state) {
@@ -58,7 +57,7 @@ std::tuple<torch::Tensor, LstmState> PoetModelImpl::hidden(const torch::Tensor& 
   for (int64_t l = 0; l < config_.layers; ++l) {
     if (l > 0) x = torch::dropout(x, between_layers, is_training());
     std::vector<torch::Tensor> weights;
-    for (const torch::Tensor& w : layer_weights(l)) weights.push_back(w.to(precision_.lstm));
+    for (const torch::Tensor& w : layer_weights_[static_cast<size_t>(l)]) weights.push_back(w.to(precision_.lstm));
     torch::Tensor h0;
     torch::Tensor c0;
     if (state != nullptr) {
@@ -99,8 +98,9 @@ void PoetModelImpl::flatten_for_cudnn() {
   torch::NoGradGuard no_grad;
   constexpr int64_t kCudnnLstm = 2;  // cudnnRNNMode_t CUDNN_LSTM
   for (int64_t l = 0; l < config_.layers; ++l) {
-    torch::_cudnn_rnn_flatten_weight(layer_weights(l), /*weight_stride0=*/4, l == 0 ? config_.embed : config_.hidden,
-                                     kCudnnLstm, config_.hidden, /*proj_size=*/0, /*num_layers=*/1,
+    torch::_cudnn_rnn_flatten_weight(layer_weights_[static_cast<size_t>(l)], /*weight_stride0=*/4,
+                                     l == 0 ? config_.embed : config_.hidden, kCudnnLstm, config_.hidden,
+                                     /*proj_size=*/0, /*num_layers=*/1,
                                      /*batch_first=*/false, /*bidirectional=*/false);
   }
 }
@@ -126,7 +126,9 @@ ComputedDtypes PoetModelImpl::computed_dtypes() {
   const bool training = is_training();
   eval();
   const auto h = std::get<0>(hidden(torch::zeros({1, 1}, torch::dtype(torch::kInt64).device(device()))));
-  const ComputedDtypes seen{output_bias().scalar_type(), h.scalar_type(), logits(h).scalar_type()};
+  const bool tf32 = h.scalar_type() == torch::kFloat32 && h.is_cuda() && torch::cudnn_is_acceptable(h) &&
+                    at::globalContext().allowTF32CuDNN();
+  const ComputedDtypes seen{output_bias().scalar_type(), h.scalar_type(), tf32, logits(h).scalar_type()};
   train(training);
   return seen;
 }
@@ -135,8 +137,8 @@ std::string ComputedDtypes::describe() const {
   const auto name = [](torch::ScalarType t) -> std::string {
     return t == torch::kFloat32 ? "fp32" : t == torch::kBFloat16 ? "bf16" : c10::toString(t);
   };
-  return "LSTM " + name(lstm) + ", output layer " + name(output) + ", softmax and loss fp32, weights and AdamW " +
-         name(weights);
+  return "LSTM " + name(lstm) + (lstm_tf32 ? " (TF32 tensor cores)" : "") + ", output layer " + name(output) +
+         ", softmax and loss fp32, weights and AdamW " + name(weights);
 }
 
 double PoetModelImpl::forward_macs_per_token() const {

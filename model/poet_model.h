@@ -46,6 +46,7 @@ Precision mixed_precision(const torch::Device& device);
 struct ComputedDtypes {
   torch::ScalarType weights;  // parameters, gradients and optimizer state
   torch::ScalarType lstm;     // the LSTM's output
+  bool lstm_tf32;             // an fp32 LSTM in cuDNN with TF32 allowed: its products round to TF32
   torch::ScalarType output;   // the output layer's logits
   std::string describe() const;
 };
@@ -83,8 +84,6 @@ class PoetModelImpl : public torch::nn::Module {
  private:
   // The output layer in its dtype: hidden (…, H) -> logits (…, V).
   torch::Tensor logits(const torch::Tensor& h) const;
-  // Layer l's weights: w_ih, w_hh, b_ih, b_hh.
-  std::vector<torch::Tensor> layer_weights(int64_t l) const;
   void flatten_for_cudnn();
 
   int64_t vocab_size_;
@@ -93,8 +92,9 @@ class PoetModelImpl : public torch::nn::Module {
   torch::nn::Embedding embedding_{nullptr};
   torch::nn::Dropout dropout_{nullptr};
   torch::nn::LSTM lstm_{nullptr};
-  torch::nn::Linear head_{nullptr};  // only when the weights are not tied
-  torch::Tensor tied_bias_;          // only when they are
+  std::vector<std::vector<torch::Tensor>> layer_weights_;  // each layer's w_ih, w_hh, b_ih, b_hh
+  torch::nn::Linear head_{nullptr};                        // only when the weights are not tied
+  torch::Tensor tied_bias_;                                // only when they are
 };
 TORCH_MODULE(PoetModel);
 

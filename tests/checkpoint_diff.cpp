@@ -63,7 +63,9 @@ int main(int argc, char** argv) {
     }
     const bool within = not_finite.empty() && largest <= tolerance;
     std::printf("largest parameter difference %.3g (%s); tolerance %.3g: %s\n", largest, where.c_str(), tolerance,
-                !not_finite.empty() ? "NOT FINITE" : within ? "within" : "ABOVE");
+                !not_finite.empty() ? "NOT FINITE"
+                : within            ? "within"
+                                    : "ABOVE");
     for (const std::string& name : not_finite) std::printf("not finite: %s\n", name.c_str());
     return within ? 0 : 1;
   } catch (const std::exception& e) {

@@ -37,9 +37,8 @@ torch::Tensor some_tokens() { return torch::randint(kVocab, {4, 12}, torch::kInt
 double train_loss(PoetModel& model, const torch::Tensor& tokens) {
   for (auto& p : model->parameters()) p.mutable_grad() = torch::Tensor();
   const torch::Tensor h = std::get<0>(model->hidden(tokens.narrow(1, 0, 11)));
-  const torch::Tensor loss =
-      chunked_linear_cross_entropy(h.reshape({-1, h.size(-1)}), model->output_weight(), model->output_bias(),
-                                   tokens.narrow(1, 1, 11).reshape({-1}));
+  const torch::Tensor loss = chunked_linear_cross_entropy(h.reshape({-1, h.size(-1)}), model->output_weight(),
+                                                          model->output_bias(), tokens.narrow(1, 1, 11).reshape({-1}));
   loss.backward();
   return loss.item<double>();
 }
@@ -175,7 +174,7 @@ TEST(Checkpoint, WeightsOfAnotherShapeNameTheTensor) {
     FAIL() << "restored weights of another shape";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find(path + ": model weights do not fit: lstm.weight_ih_l0 is [128, 16] in the "
-                                         "checkpoint and [160, 16] in this model"),
+                                                "checkpoint and [160, 16] in this model"),
               std::string::npos)
         << e.what();
   }

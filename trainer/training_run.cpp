@@ -117,9 +117,8 @@ void TrainingRun::accumulate_micro_batches(StepResult& s) {
     }
     if (batch.inputs.size(0) == 0) continue;  // none of this global batch's rows are this rank's
     reducer_.prepare_backward(micro == config_.optim.grad_accum - 1);
-    s.loss +=
-        forward_backward(model_, batch, comm_.device(),
-                         static_cast<double>(batch.global_targets * config_.optim.grad_accum), step_trace());
+    s.loss += forward_backward(model_, batch, comm_.device(),
+                               static_cast<double>(batch.global_targets * config_.optim.grad_accum), step_trace());
   }
 }
 

@@ -225,8 +225,8 @@ void TrainingRun::print_summary() {
   for (const auto& p : model_->parameters()) parameters += p.numel();
   out_ << "poet_dist train: " << (options_.debug ? "debug mode, " : "") << world << (world == 1 ? " process" : " ranks")
        << " (" << comm_.backend() << ") on " << nodes << (nodes == 1 ? " node" : " nodes") << ", "
-       << (comm_.device().is_cuda() ? "CUDA" : "CPU") << ", " << threads_
-       << (threads_ == 1 ? " thread" : " threads") << (world > 1 ? " each" : "") << "\n";
+       << (comm_.device().is_cuda() ? "CUDA" : "CPU") << ", " << threads_ << (threads_ == 1 ? " thread" : " threads")
+       << (world > 1 ? " each" : "") << "\n";
   out_ << "devices  " << devices << "\n";
   out_ << "data     " << config_.data.path << ": " << with_commas(train_data_.total_rows()) << " training rows of "
        << config_.data.seq_len << " (" << train_data_.batches_per_epoch() << " batches an epoch, 0% padding), "
