@@ -106,14 +106,9 @@ int main(int argc, char** argv) {
     std::vector<int64_t> shards(file.read_index(poet::Split::kTrain).shard_offsets.size() - 1);
     for (size_t s = 0; s < shards.size(); ++s) shards[s] = static_cast<int64_t>(s);
     poet::BatchStream stream(file, poet::Split::kTrain, shards, config.data.seq_len, config.data.batch_size, 1, true);
-    if (stream.batches_per_epoch() == 0) {
-      const std::string remedy = !config_file.empty() && !*batch_option
+    stream.require_a_batch(data, !config_file.empty() && !*batch_option
                                      ? "data.batch_size of " + config_file + "; lower it with --batch"
-                                     : "lower --batch";
-      throw poet::Error(data + ": the training split makes " + std::to_string(stream.total_rows()) + " rows of " +
-                        std::to_string(config.data.seq_len) + " characters, fewer than one batch of " +
-                        std::to_string(config.data.batch_size) + " (" + remedy + ")");
-    }
+                                     : "lower --batch");
 
     poet::PoetModel model(static_cast<int64_t>(file.vocab().size()), config.model);
     const torch::Device device(device_name == "cuda" ? torch::kCUDA : torch::kCPU);

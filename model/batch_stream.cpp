@@ -110,4 +110,11 @@ Batch BatchStream::rows(int64_t epoch, int64_t begin, int64_t end) {
   return batch;
 }
 
+void BatchStream::require_a_batch(const std::string& file, const std::string& remedy) const {
+  if (batches_per_epoch_ > 0) return;
+  throw Error(file + ": the training split makes " + std::to_string(total_rows()) + " rows of " +
+              std::to_string(seq_len_) + " characters, fewer than one batch of " + std::to_string(batch_rows_) + " (" +
+              remedy + ")");
+}
+
 }  // namespace poet

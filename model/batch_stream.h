@@ -15,6 +15,7 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "data/dataset_file.h"
@@ -37,6 +38,8 @@ class BatchStream {
   // Tokens this process read from the file: only its own shards' (the sharding tests check it).
   int64_t tokens_read() const { return tokens_read_; }
   int64_t total_rows() const { return static_cast<int64_t>(order_.size()); }
+  // Throws poet::Error naming `file` and `remedy` when the rows cannot fill one batch.
+  void require_a_batch(const std::string& file, const std::string& remedy) const;
 
   // Global batch `index` (0 <= index < batches_per_epoch()) of `epoch`, this process's rows.
   Batch batch(int64_t epoch, int64_t index);

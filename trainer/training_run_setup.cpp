@@ -52,11 +52,7 @@ PoetModel model_on(const torch::Device& device, int64_t vocab_size, const TrainC
 
 // Fails before anything is written when the split cannot fill one global batch.
 BatchStream with_a_batch(BatchStream stream, const TrainConfig& config) {
-  if (stream.batches_per_epoch() == 0) {
-    throw Error(config.data.path + ": the training split makes " + std::to_string(stream.total_rows()) + " rows of " +
-                std::to_string(config.data.seq_len) + " characters, fewer than one batch of " +
-                std::to_string(config.data.batch_size) + " (lower data.batch_size or data.seq_len)");
-  }
+  stream.require_a_batch(config.data.path, "lower data.batch_size or data.seq_len");
   return stream;
 }
 
