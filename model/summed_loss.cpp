@@ -1,4 +1,4 @@
-// summed_loss(): cross-entropy summed over rows in evaluation mode.
+// summed_loss(): cross-entropy summed over rows in evaluation mode, in fp32.
 #include "model/summed_loss.h"
 
 #include <torch/nn/functional/loss.h>
@@ -7,10 +7,33 @@
 
 namespace poet {
 
+namespace {
+
+// The model in evaluation mode and fp32 for as long as it lives; as it was before, after.
+class Fp32Evaluation {
+ public:
+  explicit Fp32Evaluation(PoetModel& model) : model_(model), precision_(model->precision()) {
+    model_->eval();
+    model_->set_precision(Precision{});
+  }
+  ~Fp32Evaluation() {
+    model_->set_precision(precision_);
+    model_->train();
+  }
+  Fp32Evaluation(const Fp32Evaluation&) = delete;
+  Fp32Evaluation& operator=(const Fp32Evaluation&) = delete;
+
+ private:
+  PoetModel& model_;
+  const Precision precision_;
+};
+
+}  // namespace
+
 std::pair<double, int64_t> summed_loss(PoetModel& model, BatchStream& data, int64_t rows, int64_t batch_size,
                                        const torch::Device& device) {
   torch::NoGradGuard no_grad;
-  model->eval();
+  const Fp32Evaluation fp32(model);
   double loss_sum = 0;
   int64_t targets = 0;
   for (int64_t begin = 0; begin < rows; begin += batch_size) {
@@ -23,7 +46,6 @@ std::pair<double, int64_t> summed_loss(PoetModel& model, BatchStream& data, int6
             .item<double>();
     targets += b.targets.numel();
   }
-  model->train();
   return {loss_sum, targets};
 }
 

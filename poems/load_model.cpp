@@ -6,6 +6,7 @@
 
 #include "common/error.h"
 #include "data/dataset_file.h"
+#include "model/precision_choice.h"
 
 namespace poet {
 
@@ -18,6 +19,7 @@ LoadedModel load_model(const std::string& checkpoint) {
   m.vocab = Vocabulary::from_tokens(m.meta.vocab_tokens);
   m.model = PoetModel(static_cast<int64_t>(m.vocab.size()), m.config.model);
   ckpt.restore_model(m.model);
+  m.model->set_precision(choose_precision(m.config.run.precision, m.model->device()).precision);
   m.script = parse_script(m.meta.script, checkpoint + ": script");
   return m;
 }

@@ -1,7 +1,8 @@
 // load_model(): a trained model read back from its checkpoint for the commands that use it
 // (sample, evaluate, report). The checkpoint carries everything needed: the config the model
 // is built from, the vocabulary and the script of its text. The model stays on the CPU, where
-// a poem at a time is decoded fast enough.
+// a poem at a time is decoded fast enough, and computes in the precision its run.precision
+// chooses there (choose_precision()), as training did.
 #pragma once
 
 #include <string>

@@ -7,6 +7,7 @@
 #include <torch/nn/modules/rnn.h>
 #include <torch/optim/adamw.h>
 
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,7 @@
 #include "model/checkpoint.h"
 #include "model/chunked_cross_entropy.h"
 #include "model/poet_model.h"
+#include "model/precision_choice.h"
 #include "test_support.h"
 
 namespace poet {
@@ -86,7 +88,7 @@ TEST(Precision, Bf16RunsTheLstmAndOutputLayerInBf16OnFp32Weights) {
   EXPECT_EQ(seen.weights, torch::kFloat32);
   EXPECT_EQ(seen.lstm, torch::kBFloat16);
   EXPECT_EQ(seen.output, torch::kBFloat16);
-  EXPECT_EQ(seen.describe(), "LSTM bf16, output layer bf16, softmax and loss fp32, weights and AdamW fp32");
+  EXPECT_EQ(seen.describe(), "LSTM bf16, output layer bf16, softmax, loss and validation fp32, weights and AdamW fp32");
   EXPECT_EQ(std::get<0>(model->forward(tokens)).scalar_type(), torch::kFloat32);  // logits for sampling
 
   const double bf16_loss = train_loss(model, tokens);
@@ -100,6 +102,40 @@ TEST(Precision, Bf16RunsTheLstmAndOutputLayerInBf16OnFp32Weights) {
     const double cosine = (g * fp32_grads[i]).sum().item<double>() / (g.norm() * fp32_grads[i].norm()).item<double>();
     EXPECT_GT(cosine, 0.99) << "parameter " << i;
   }
+}
+
+TEST(PrecisionChoice, AutoIsBf16OnCudaAndOnCpusWithNativeBf16) {
+  const torch::Device cpu(torch::kCPU);
+  const PrecisionChoice native = choose_precision("auto", cpu, "AVX512-BF16");
+  EXPECT_EQ(native.precision.lstm, torch::kBFloat16);
+  EXPECT_EQ(native.precision.output, torch::kBFloat16);
+  EXPECT_EQ(native.reason, "bf16: run.precision auto, and this CPU has AVX512-BF16");
+  const PrecisionChoice emulated = choose_precision("auto", cpu, "");
+  EXPECT_EQ(emulated.precision.lstm, torch::kFloat32);
+  EXPECT_EQ(emulated.precision.output, torch::kFloat32);
+  EXPECT_EQ(emulated.reason, "fp32: run.precision auto, and this CPU has no native bf16 units");
+  const PrecisionChoice cuda = choose_precision("auto", torch::Device(torch::kCUDA, 0), "");
+  EXPECT_EQ(cuda.precision.lstm, torch::kFloat32);  // cuDNN's TF32 LSTM (see mixed_precision)
+  EXPECT_EQ(cuda.precision.output, torch::kBFloat16);
+  // Named settings are kept, with a word where bf16 would be emulated.
+  EXPECT_EQ(choose_precision("fp32", cpu, "AMX-BF16").precision.output, torch::kFloat32);
+  const PrecisionChoice asked = choose_precision("bf16", cpu, "");
+  EXPECT_EQ(asked.precision.lstm, torch::kBFloat16);
+  EXPECT_NE(asked.reason.find("emulated"), std::string::npos) << asked.reason;
+  EXPECT_THROW(choose_precision("fp16", cpu, ""), Error);
+}
+
+// /proc/cpuinfo is the kernel's own reading of CPUID and of the registers it enabled.
+TEST(PrecisionChoice, ReadsTheProcessorsBf16UnitsAsTheKernelDoes) {
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(cpuinfo, line) && line.rfind("flags", 0) != 0) {
+  }
+  ASSERT_FALSE(line.empty()) << "no flags line in /proc/cpuinfo";
+  line += " ";
+  const std::string units = native_bf16_units();
+  EXPECT_EQ(units.find("AVX512-BF16") != std::string::npos, line.find(" avx512_bf16 ") != std::string::npos) << units;
+  EXPECT_EQ(units.find("AMX-BF16") != std::string::npos, line.find(" amx_bf16 ") != std::string::npos) << units;
 }
 
 TEST(Precision, OnlyFp32AndBf16) {

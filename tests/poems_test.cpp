@@ -14,6 +14,7 @@
 #include "common/error.h"
 #include "common/subprocess.h"
 #include "data/dataset_file.h"
+#include "model/precision_choice.h"
 #include "poems/load_model.h"
 #include "test_support.h"
 
@@ -36,7 +37,8 @@ TEST(LoadModel, GivesBackTheSavedModelAndTheDatasetItWasTrainedOn) {
   test::write_fixture_dataset(dir / "d.h5", 40);
   const DatasetFile file(dir / "d.h5");
   const TrainConfig config =
-      load_train_config("", {"model.embed=16", "model.hidden=32", "model.layers=1", "data.path=" + (dir / "d.h5")});
+      load_train_config("", {"model.embed=16", "model.hidden=32", "model.layers=1", "run.precision=fp32",
+                             "data.path=" + (dir / "d.h5")});
   PoetModel saved(static_cast<int64_t>(file.vocab().size()), config.model);
   CheckpointMeta meta;
   meta.step = 7;
@@ -56,6 +58,18 @@ TEST(LoadModel, GivesBackTheSavedModelAndTheDatasetItWasTrainedOn) {
   m.model->eval();
   const torch::Tensor tokens = torch::tensor({{1, 5, 6, 7}}, torch::kInt64);  // (1, 4)
   EXPECT_TRUE(torch::equal(std::get<0>(m.model->forward(tokens)), std::get<0>(saved->forward(tokens))));
+  // sample and evaluate compute as the checkpoint's run.precision chooses on this CPU.
+  for (const std::string setting : {"bf16", "auto"}) {
+    meta.config_toml = load_train_config("", {"model.embed=16", "model.hidden=32", "model.layers=1",
+                                              "run.precision=" + setting})
+                           .toml;
+    save_checkpoint(dir / "p.pt", saved, /*optimizer=*/nullptr, meta);
+    const Precision loaded = load_model(dir / "p.pt").model->precision();
+    const Precision chosen = choose_precision(setting, torch::kCPU).precision;
+    EXPECT_EQ(loaded.lstm, chosen.lstm) << setting;
+    EXPECT_EQ(loaded.output, chosen.output) << setting;
+    if (setting == "bf16") EXPECT_EQ(loaded.output, torch::kBFloat16);
+  }
 
   EXPECT_EQ(load_rules_for(m, "").tone.size(), file.vocab().size());
   m.meta.vocab_checksum += 1;

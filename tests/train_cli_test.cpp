@@ -87,21 +87,25 @@ TEST_F(TrainCli, RepeatsBitForBitAndWritesTheRunDirectory) {
 }
 
 TEST_F(TrainCli, ResumedRunMatchesAnUninterruptedOne) {
-  ASSERT_EQ(train("whole").exit_code, 0);
-  const auto stopped = train("parts", "--stop-after-steps 13");
-  ASSERT_EQ(stopped.exit_code, 0) << stopped.err;
-  ASSERT_EQ(read_metrics(dir_ / "parts").size(), 13u);
-  const auto resumed = train("parts", "--resume auto");
-  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
-  EXPECT_NE(resumed.out.find("resumed from"), std::string::npos);
-  const auto whole = read_metrics(dir_ / "whole");
-  const auto parts = read_metrics(dir_ / "parts");
-  ASSERT_EQ(parts.size(), whole.size());
-  for (size_t i = 0; i < whole.size(); ++i) {
-    EXPECT_EQ(parts[i]["step"], whole[i]["step"]);
-    EXPECT_EQ(parts[i]["loss"].get<double>(), whole[i]["loss"].get<double>()) << "step " << i + 1;
+  for (const std::string precision : {"fp32", "bf16"}) {
+    const std::string set = " --set run.precision=" + precision;
+    ASSERT_EQ(train("whole-" + precision, set).exit_code, 0);
+    const auto stopped = train("parts-" + precision, "--stop-after-steps 13" + set);
+    ASSERT_EQ(stopped.exit_code, 0) << stopped.err;
+    ASSERT_EQ(read_metrics(dir_ / ("parts-" + precision)).size(), 13u);
+    const auto resumed = train("parts-" + precision, "--resume auto" + set);
+    ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+    EXPECT_NE(resumed.out.find("resumed from"), std::string::npos);
+    EXPECT_NE(resumed.out.find("LSTM " + precision), std::string::npos) << resumed.out;
+    const auto whole = read_metrics(dir_ / ("whole-" + precision));
+    const auto parts = read_metrics(dir_ / ("parts-" + precision));
+    ASSERT_EQ(parts.size(), whole.size());
+    for (size_t i = 0; i < whole.size(); ++i) {
+      EXPECT_EQ(parts[i]["step"], whole[i]["step"]);
+      EXPECT_EQ(parts[i]["loss"].get<double>(), whole[i]["loss"].get<double>()) << precision << " step " << i + 1;
+    }
+    EXPECT_EQ(parts.back()["val_loss"].get<double>(), whole.back()["val_loss"].get<double>()) << precision;
   }
-  EXPECT_EQ(parts.back()["val_loss"].get<double>(), whole.back()["val_loss"].get<double>());
 }
 
 TEST_F(TrainCli, AccumulatedMicroBatchesEqualOneBigBatch) {

@@ -11,6 +11,7 @@
 #include "data/text_cleaner.h"
 #include "model/batch_stream.h"
 #include "model/chunked_cross_entropy.h"
+#include "model/summed_loss.h"
 #include "poems/sampler.h"
 #include "test_support.h"
 #include "untrained_model.h"
@@ -82,6 +83,31 @@ TEST(BatchStream, OrderDoesNotDependOnWhoOwnsWhichShard) {
   }
   // Another epoch is another order.
   EXPECT_FALSE(whole.batch(0, 0).inputs.equal(whole.batch(1, 0).inputs));
+}
+
+// Validation measures every run alike: a bf16 model's loss is its weights' fp32 loss, and the
+// model keeps its precision and training mode afterwards.
+TEST(SummedLoss, IsFp32WhateverTheModelComputesIn) {
+  ScratchDir dir;
+  test::write_fixture_dataset(dir / "d.h5", 60, /*val_fraction=*/0.25);
+  const DatasetFile file(dir / "d.h5");
+  BatchStream val(file, Split::kVal, {0, 1, 2, 3}, /*seq_len=*/16, /*batch_rows=*/4, /*seed=*/1, false);
+  ASSERT_GT(val.total_rows(), 4);
+  PoetModel model = test::untrained_model(static_cast<int64_t>(file.vocab().size()));
+  const auto fp32 = summed_loss(model, val, val.total_rows(), 4, torch::kCPU);
+  model->set_precision(mixed_precision(torch::kCPU));
+  const auto bf16 = summed_loss(model, val, val.total_rows(), 4, torch::kCPU);
+  EXPECT_EQ(bf16.first, fp32.first);
+  EXPECT_EQ(bf16.second, fp32.second);
+  EXPECT_EQ(model->precision().lstm, torch::kBFloat16);
+  EXPECT_TRUE(model->is_training());
+  // The model's own bf16 forward gives other logits: the equality above is the fp32 evaluation.
+  torch::NoGradGuard no_grad;
+  model->eval();
+  const Batch b = val.rows(0, 0, 4);
+  const torch::Tensor bf16_logits = std::get<0>(model->forward(b.inputs));
+  model->set_precision(Precision{});
+  EXPECT_FALSE(bf16_logits.equal(std::get<0>(model->forward(b.inputs))));
 }
 
 TEST(ChunkedCrossEntropy, MatchesLinearThenCrossEntropy) {

@@ -11,6 +11,7 @@
 #include "common/cpu_count.h"
 #include "common/error.h"
 #include "common/number_format.h"
+#include "model/precision_choice.h"
 #include "model/torch_threads.h"
 #include "trainer/training_run.h"
 
@@ -35,18 +36,12 @@ int64_t shard_count(const DatasetFile& dataset, Split split) {
   return static_cast<int64_t>(dataset.read_index(split).shard_offsets.size()) - 1;
 }
 
-// run.precision's auto: bf16 on CUDA; fp32 on the CPU.
-Precision precision_for(const RunConfig& run, const torch::Device& device) {
-  const bool bf16 = run.precision == "bf16" || (run.precision == "auto" && device.is_cuda());
-  return bf16 ? mixed_precision(device) : Precision{};
-}
-
 // On its device before the optimizer and the gradient buckets are built from its parameters:
 // Module::to() moves parameters but leaves gradients where they were.
 PoetModel model_on(const torch::Device& device, int64_t vocab_size, const TrainConfig& config) {
   PoetModel model(vocab_size, config.model);
   model->to(device);
-  model->set_precision(precision_for(config.run, device));
+  model->set_precision(choose_precision(config.run.precision, device).precision);
   return model;
 }
 
@@ -229,7 +224,8 @@ void TrainingRun::print_summary() {
        << with_commas(val_data_.total_rows()) << " validation rows, vocabulary " << dataset_.vocab().size() << "\n";
   out_ << "model    " << with_commas(parameters) << " parameters; " << with_commas(tokens_per_step_)
        << " tokens a step\n";
-  out_ << "compute  " << model_->computed_dtypes().describe() << " (run.precision " << config_.run.precision << ")\n";
+  out_ << "compute  " << model_->computed_dtypes().describe() << "\n";
+  out_ << "         " << choose_precision(config_.run.precision, comm_.device()).reason << "\n";
   out_ << "run      " << run_dir_.path().string()
        << (resumed_from_.empty() ? ""
                                  : ", resumed from " + resumed_from_ + " at step " + std::to_string(position_.step))

@@ -1,0 +1,13 @@
+// What this processor computes natively, read from the CPU itself (CPUID, with the operating
+// system's consent to use the registers), for choices that depend on it: run.precision's auto.
+#pragma once
+
+#include <string>
+
+namespace poet {
+
+// The processor's native bf16 units by name ("AMX-BF16", "AVX512-BF16", both joined by " and "),
+// or "" where bf16 arithmetic would be emulated in fp32 code, slower than fp32 itself.
+std::string native_bf16_units();
+
+}  // namespace poet
