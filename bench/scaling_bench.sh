@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
-# Data-parallel scaling on this machine's cores: the same model and global batch trained as one
-# process with 2 threads and as mpiexec -np 2 with 1 thread each (gradients all-reduced in
-# buckets during backward). The two alternate for ROUNDS rounds; each run's figure is the median
-# of its per-step tokens/s after warm-up, and the ratio is of the medians over rounds. The model
-# and batch are CONFIG's (configs/cpu-quick.toml unless given).
+# Data-parallel scaling on two cores: the same model and global batch trained as mpiexec -np 1
+# with 2 threads and as mpiexec -np 2 with 1 thread each (gradients all-reduced in buckets during
+# backward). Both go through mpiexec with one binding policy, each rank bound to as many cores as
+# it has threads (--map-by slot:PE=N --bind-to core), so both use the same two cores; the
+# bindings are printed (on a 2-core machine Open MPI reports np=1's as "bound to all available
+# processors"). The two alternate for ROUNDS rounds. Each run's figures are medians over its steps
+# after warm-up, from rank 0's metrics.jsonl: tokens/s (the global batch's tokens over the step's
+# time, so the same measure at either world size), and the share of the step spent waiting on
+# communication (comm_s over the step's seconds, which are the step's tokens over its tokens/s).
+# The summary gives medians over rounds. The model and batch are CONFIG's (configs/cpu-quick.toml
+# unless given).
 # Usage: bench/scaling_bench.sh DATASET.h5 [BUILD_DIR] [ROUNDS] [STEPS] [CONFIG]
 set -euo pipefail
 data=${1:?usage: bench/scaling_bench.sh DATASET.h5 [BUILD_DIR] [ROUNDS] [STEPS] [CONFIG]}
@@ -23,30 +29,52 @@ common=(train --config "$config" --data "$data" --backend mpi
         --set "run.steps=$steps" --set run.eval_every=0 --set run.sample_every=0 --set run.checkpoint_every=0
         --set run.log_every=1000)
 
-# The median of FIELD of a metrics.jsonl over the steps after warm-up, times SCALE.
-step_median() {
-  python3 - "$@" "$warmup" <<'PY'
+# RANKS processes of THREADS threads each, each bound to THREADS cores; the bindings go to
+# $scratch/bindings-RANKS.
+train() {
+  local ranks=$1 threads=$2
+  mpiexec -np "$ranks" --map-by "slot:PE=$threads" --bind-to core --report-bindings \
+    "$build/bin/poet_dist" "${common[@]}" --run-dir "$scratch/np$ranks" --set "run.threads=$threads" \
+    >/dev/null 2>"$scratch/stderr" || { cat "$scratch/stderr" >&2; exit 1; }
+  grep 'MCW rank' "$scratch/stderr" >"$scratch/bindings-$ranks"
+}
+
+# "TOKENS_PER_S COMM_SHARE" of a metrics.jsonl: medians over the steps after warm-up.
+step_medians() {
+  python3 - "$1" "$warmup" <<'PY'
 import json, statistics, sys
-path, field, scale, warmup = sys.argv[1:]
-values = [json.loads(line)[field] for line in open(path)][int(warmup):]
-print(f"{statistics.median(values) * float(scale):.1f}")
+records = [json.loads(line) for line in open(sys.argv[1])]
+shares, rates = [], []
+for before, r in list(zip([{"tokens": 0}] + records, records))[int(sys.argv[2]):]:
+    step_s = (r["tokens"] - before["tokens"]) / r["tokens_per_s"]
+    rates.append(r["tokens_per_s"])
+    shares.append(r["comm_s"] / step_s)
+print(f"{statistics.median(rates):.1f} {statistics.median(shares):.4f}")
 PY
 }
 
-one=() two=()
+one=() two=() wait_share=()
 for round in $(seq 1 "$rounds"); do
-  "$build/bin/poet_dist" "${common[@]}" --run-dir "$scratch/np1" --set run.threads=2 >/dev/null
-  a=$(step_median "$scratch/np1/metrics.jsonl" tokens_per_s 1)
-  mpiexec -np 2 --bind-to core "$build/bin/poet_dist" "${common[@]}" --run-dir "$scratch/np2" --set run.threads=1 >/dev/null
-  b=$(step_median "$scratch/np2/metrics.jsonl" tokens_per_s 1)
-  comm=$(step_median "$scratch/np2/metrics.jsonl" comm_s 1000)
-  echo "round $round: np=1 x 2 threads $a tokens/s; np=2 x 1 thread $b tokens/s (median wait on communication $comm ms a step)"
-  one+=("$a") two+=("$b")
+  train 1 2
+  np1=$(step_medians "$scratch/np1/metrics.jsonl")
+  train 2 1
+  np2=$(step_medians "$scratch/np2/metrics.jsonl")
+  a=${np1% *} b=${np2% *} share=${np2#* }
+  if [ "$round" = 1 ]; then
+    sed 's/^/np=1 x 2 threads: /' "$scratch/bindings-1"
+    sed 's/^/np=2 x 1 thread:  /' "$scratch/bindings-2"
+  fi
+  awk -v r="$round" -v a="$a" -v b="$b" -v s="$share" 'BEGIN {
+    printf "round %d: np=1 x 2 threads %.0f tokens/s; np=2 x 1 thread %.0f tokens/s, %.1f%% of the step waiting on communication\n", r, a, b, 100 * s
+  }'
+  one+=("$a") two+=("$b") wait_share+=("$share")
 done
 median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 a=$(median "${one[@]}")
 b=$(median "${two[@]}")
-awk -v a="$a" -v b="$b" -v r="$rounds" 'BEGIN {
+s=$(median "${wait_share[@]}")
+awk -v a="$a" -v b="$b" -v s="$s" -v r="$rounds" 'BEGIN {
   printf "medians of %d rounds: np=1 x 2 threads %.0f, np=2 x 1 thread %.0f tokens/s\n", r, a, b
   printf "np=2 / np=1: %.2fx (target >= 0.9)\n", b / a
+  printf "np=2 communication wait: %.1f%% of the step\n", 100 * s
 }'

@@ -6,12 +6,18 @@ needs Python 3.11's tomllib). --embed, --hidden, --layers, --dropout, --tie-weig
 --no-tie-weights, --batch and --seq-len set the model and batch on the command line, over either;
 scripts/gpu-check.sh passes those that train_bench printed, on a python3 that may lack tomllib.
 
-Two workloads, on the same dataset (read with h5py):
-  padded: one poem a row, padded to the row length, the usual homework batching; tokens/s
-          counts only non-padding targets ("useful" tokens);
-  packed: rows packed from poems back to back, the same tensors poet_dist trains on.
-Prints tokens/s (median of the timed steps) for each, the share of padded positions, the model
-and the precision that ran.
+Workloads, on the same dataset (read with h5py):
+  padded:        one poem a row, padded to the row length, the usual homework batching;
+                 tokens/s counts only non-padding targets ("useful" tokens);
+  packed:        rows packed from poems back to back, the same tensors poet_dist trains on;
+  poet_dist-alg: (--poet-algorithm, CPU only) the packed rows through poet_dist's algorithm
+                 rather than PyTorch's usual one: explicit casts instead of autocast, a layer a
+                 torch.lstm call, and the output layer's cross-entropy in chunks of rows.
+padded and packed are the usual PyTorch code, under torch.autocast with --bf16, which on the CPU
+(torch 1.13) runs the LSTM's matrix products in bf16 but keeps its cell state and output in fp32,
+and gives bf16 logits that are cast to fp32 for the loss. Prints tokens/s (median of the timed
+steps) for each, the share of padded positions, the model, and for each algorithm the dtypes its
+products, LSTM state and output ran in, read off a forward pass.
 """
 import argparse
 import dataclasses
@@ -25,8 +31,10 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.utils._python_dispatch import TorchDispatchMode
 
 PAD, BOS, EOS = 0, 1, 2
+CHUNK_ROWS = 512  # model/chunked_cross_entropy.h's default, which trainer/train_step.cpp uses
 
 
 @dataclasses.dataclass
@@ -87,38 +95,165 @@ class Poet(nn.Module):
                             dropout=shape.dropout if shape.layers > 1 else 0.0)
         self.tied = shape.tie_weights
         if self.tied:
-            self.output_bias = nn.Parameter(torch.zeros(vocab))
+            self.tied_bias = nn.Parameter(torch.zeros(vocab))
         else:
             self.head = nn.Linear(shape.hidden, vocab)
 
     def hidden(self, x):
-        out, _ = self.lstm(self.dropout(self.embedding(x)))
-        return self.dropout(out)
+        """The LSTM's output (B, T, H) and final cell state."""
+        out, (_, c) = self.lstm(self.dropout(self.embedding(x)))
+        return self.dropout(out), c
+
+    def output_weight(self):
+        return self.embedding.weight if self.tied else self.head.weight
+
+    def output_bias(self):
+        return self.tied_bias if self.tied else self.head.bias
 
     def output(self, h):
-        return F.linear(h, self.embedding.weight, self.output_bias) if self.tied else self.head(h)
-
-    def forward(self, x):
-        return self.output(self.hidden(x))
+        return F.linear(h, self.output_weight(), self.output_bias())
 
 
-def autocast(device, bf16):
-    # The autocast of the tensors' own device: asking for CUDA's on a CPU-only build fails.
-    return torch.autocast(device, dtype=torch.bfloat16, enabled=bf16)
+# ---------------------------------------------------------------------------
+# The two algorithms: PyTorch's usual one, and poet_dist's
 
 
-def precision(model, device, bf16):
+@dataclasses.dataclass
+class Algorithm:
+    """One way to compute a step's loss: hidden(model, x) gives the LSTM's output (B, T, H) and
+    final cell state, loss(model, h, y) the mean loss over the targets. Split in two so that the
+    compute line can tell the LSTM's products from the output layer's."""
+    name: str
+    hidden: object
+    loss: object
+
+
+def autocast_algorithm(device, bf16):
+    """The usual PyTorch code: nn.LSTM and a full (B, T, V) logits tensor under autocast (on the
+    tensors' own device: asking for CUDA's on a CPU-only build fails), cross_entropy in fp32."""
+    loss_fn = nn.CrossEntropyLoss(ignore_index=PAD)
+
+    def hidden(model, x):
+        with torch.autocast(device, dtype=torch.bfloat16, enabled=bf16):
+            return model.hidden(x)
+
+    def loss(model, h, y):
+        with torch.autocast(device, dtype=torch.bfloat16, enabled=bf16):
+            logits = model.output(h)
+        return loss_fn(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1))
+
+    return Algorithm("bf16 autocast" if bf16 else "no autocast", hidden, loss)
+
+
+class ChunkedLinearCrossEntropy(torch.autograd.Function):
+    """model/chunked_cross_entropy.cpp, line for line: the output layer and its cross-entropy a
+    chunk of rows at a time, never the whole logits tensor, with the gradients formed in forward.
+    Products in hidden's dtype on cast copies of the weights; softmax and loss in fp32."""
+
+    @staticmethod
+    def forward(ctx, hidden, weight, bias, targets, chunk_rows):
+        w, b = weight.to(hidden.dtype), bias.to(hidden.dtype)
+        grad_hidden = torch.empty_like(hidden)
+        grad_weight, grad_bias = torch.zeros_like(weight), torch.zeros_like(bias)
+        loss = torch.zeros((), dtype=weight.dtype, device=weight.device)
+        for start in range(0, hidden.shape[0], chunk_rows):
+            h = hidden[start:start + chunk_rows]  # (n, H)
+            t = targets[start:start + chunk_rows].unsqueeze(1)  # (n, 1)
+            logits = torch.addmm(b, h, w.t()).float()  # (n, V)
+            lse = logits.logsumexp(1, keepdim=True)
+            loss += (lse - logits.gather(1, t)).sum()
+            # d(sum loss)/d(logits) = softmax - one_hot, built in place of the logits.
+            logits.sub_(lse).exp_()
+            logits.scatter_add_(1, t, torch.full_like(t, -1.0, dtype=logits.dtype))
+            grad_bias += logits.sum(0)
+            d = logits.to(hidden.dtype)
+            grad_hidden[start:start + chunk_rows] = d @ w
+            if d.dtype == grad_weight.dtype:
+                grad_weight.addmm_(d.t(), h)
+            else:
+                grad_weight += d.t() @ h
+        ctx.save_for_backward(grad_hidden, grad_weight, grad_bias)
+        return loss
+
+    @staticmethod
+    def backward(ctx, g):
+        grad_hidden, grad_weight, grad_bias = ctx.saved_tensors
+        return grad_hidden * g, grad_weight * g, grad_bias * g, None, None
+
+
+def poet_dist_algorithm(bf16):
+    """poet_dist's step (model/poet_model.cpp's hidden(), trainer/train_step.cpp's loss) in Python:
+    the LSTM a layer a torch.lstm call, time-major, on weights, input and state cast to bf16
+    explicitly (the whole cell in bf16); the output layer through ChunkedLinearCrossEntropy. CPU
+    only: on CUDA poet_dist keeps the LSTM in fp32 and lays each layer's weights out for cuDNN."""
+    dtype = torch.bfloat16 if bf16 else torch.float32
+
+    def hidden(model, x):
+        lstm = model.lstm
+        h = model.dropout(model.embedding(x)).to(dtype).transpose(0, 1)  # (T, B, E)
+        cells = []
+        for layer in range(lstm.num_layers):
+            if layer > 0:
+                h = F.dropout(h, lstm.dropout, model.training)
+            weights = [getattr(lstm, f"{name}_l{layer}").to(dtype)
+                       for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+            zeros = h.new_zeros(1, h.shape[1], lstm.hidden_size)
+            h, _, c = torch.lstm(h, (zeros, zeros), weights, True, 1, 0.0, model.training, False, False)
+            cells.append(c)
+        return model.dropout(h.transpose(0, 1)), torch.cat(cells)  # (B, T, H)
+
+    def loss(model, h, y):
+        h = h.to(dtype).reshape(-1, h.shape[-1])
+        total = ChunkedLinearCrossEntropy.apply(h, model.output_weight(), model.output_bias(), y.reshape(-1),
+                                                CHUNK_ROWS)
+        return total / y.numel()  # packed rows: every position is a target
+
+    return Algorithm(f"poet_dist's algorithm, {'bf16' if bf16 else 'fp32'}", hidden, loss)
+
+
+NAMES = {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}
+
+
+def dtype_name(dtype):
+    return NAMES.get(dtype, str(dtype))
+
+
+class ProductDtypes(TorchDispatchMode):
+    """The dtypes the matrix products ran in. A dispatch mode sees each operation after autocast
+    has cast its inputs, so this reads what ran, not what was asked for."""
+    PRODUCTS = {"mm", "addmm", "bmm", "_cudnn_rnn", "mkldnn_rnn_layer"}
+
+    def __init__(self):
+        super().__init__()
+        self.dtypes = set()
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if func._schema.name.split("::")[-1] in self.PRODUCTS:
+            self.dtypes.update(dtype_name(a.dtype) for a in args if isinstance(a, torch.Tensor))
+        return func(*args, **(kwargs or {}))
+
+    def __str__(self):
+        return "+".join(sorted(self.dtypes)) or "none seen"
+
+
+def compute(model, device, algorithm):
     """What ran, read off one position in evaluation mode: autocast picks each operation's dtype,
     and the one asked for is not always the one an operation computes in."""
     training = model.training
     model.eval()
-    with torch.no_grad(), autocast(device, bf16):
-        h = model.hidden(torch.zeros(1, 1, dtype=torch.int64, device=device))
-        logits = model.output(h)
+    x = torch.full((1, 1), BOS, dtype=torch.int64, device=device)
+    with torch.no_grad():
+        with ProductDtypes() as lstm:
+            h, c = algorithm.hidden(model, x)
+        with ProductDtypes() as output:
+            algorithm.loss(model, h, x)
     model.train(training)
-    names = {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}
-    return (f"{'bf16 autocast' if bf16 else 'no autocast'}: LSTM output {names.get(h.dtype, h.dtype)}, "
-            f"logits {names.get(logits.dtype, logits.dtype)}, loss fp32, weights and AdamW fp32")
+    return (f"{algorithm.name}: LSTM products {lstm}, cell state {dtype_name(c.dtype)}, output "
+            f"{dtype_name(h.dtype)}; output-layer products {output}; softmax and loss fp32, weights and AdamW fp32")
+
+
+# ---------------------------------------------------------------------------
+# Data and timing
 
 
 def poems(path):
@@ -156,10 +291,9 @@ def packed_batches(poem_list, batch, length, rng):
                                for r in range(batch)])
 
 
-def time_workload(model, batches, warmup, steps, device, bf16):
+def time_workload(model, batches, warmup, steps, device, algorithm):
     """Tokens/s (median of the timed steps) and the share of padded positions."""
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    loss_fn = nn.CrossEntropyLoss(ignore_index=PAD)
     seconds, useful, positions = [], 0, 0
     for s, rows in enumerate(batches):
         if s == warmup + steps:
@@ -168,9 +302,8 @@ def time_workload(model, batches, warmup, steps, device, bf16):
         rows = rows.to(device)
         x, y = rows[:, :-1], rows[:, 1:]
         optimizer.zero_grad()
-        with autocast(device, bf16):
-            logits = model(x)
-        loss = loss_fn(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1))
+        h, _ = algorithm.hidden(model, x)
+        loss = algorithm.loss(model, h, y)
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
@@ -203,8 +336,13 @@ def main():
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
-    parser.add_argument("--bf16", action="store_true", help="the model under bf16 autocast on its device")
+    parser.add_argument("--bf16", action="store_true",
+                        help="bf16: autocast on the tensors' device, or poet_dist's casts for poet_dist-alg")
+    parser.add_argument("--poet-algorithm", action="store_true",
+                        help="also time the packed rows with poet_dist's algorithm (CPU only)")
     args = parser.parse_args()
+    if args.poet_algorithm and args.device != "cpu":
+        parser.error("--poet-algorithm mirrors poet_dist's CPU precision and layout; run it with --device cpu")
     shape = shape_from_config(args.config) if args.config else HOMEWORK
     given = {key: getattr(args, key) for key in KEYS["model"] if getattr(args, key) is not None}
     if given:
@@ -228,14 +366,20 @@ def main():
                          f"{packed_rows(poem_list, length)} rows of {length}, fewer than one batch of {batch} "
                          f"({origin})")
     where = "cuda" if args.device == "cuda" else f"cpu {args.threads} threads"
-    for name, make in (("padded", padded_batches), ("packed", packed_batches)):
+    usual = autocast_algorithm(args.device, args.bf16)
+    workloads = [("padded", padded_batches, usual), ("packed", packed_batches, usual)]
+    if args.poet_algorithm:
+        workloads.append(("poet_dist-alg", packed_batches, poet_dist_algorithm(args.bf16)))
+    for name, make, algorithm in workloads:
         model = Poet(vocab, shape).to(args.device)
         rate, pad_share = time_workload(model, make(poem_list, batch, length, np.random.default_rng(1)),
-                                        args.warmup, args.steps, args.device, args.bf16)
+                                        args.warmup, args.steps, args.device, algorithm)
         print(f"python {name:13s} {where}  {shape.describe()}  batch {batch} x {length}  {rate:.0f} useful tokens/s "
               f"({100 * pad_share:.0f}% of positions are padding)")
-        print(f"RESULT python_{name}_tokens_per_s={rate:.1f}")
-    print(f"python compute       {precision(model, args.device, args.bf16)}")
+        print(f"RESULT python_{name.replace('-', '_')}_tokens_per_s={rate:.1f}")
+        if name != "padded":  # padded and packed share an algorithm: one line for both
+            print(f"python compute       {compute(model, args.device, algorithm)}")
+
 
 if __name__ == "__main__":
     main()

@@ -88,8 +88,8 @@ constexpr Key kKeys[] = {
     key<&TrainConfig::run, &RunConfig::device>("run.device", "auto (CUDA when a device is visible), cpu or cuda"),
     key<&TrainConfig::run, &RunConfig::precision>(
         "run.precision",
-        "auto (bf16 on CUDA, fp32 on the CPU), fp32, or bf16 (the output layer, and on "
-        "the CPU the LSTM, compute in bf16; weights, softmax and loss stay fp32)"),
+        "auto (bf16 on CUDA and on CPUs with native bf16 units, else fp32), fp32, or bf16 (the output "
+        "layer, and on the CPU the LSTM, compute in bf16; weights, softmax, loss and validation stay fp32)"),
 
     key<&TrainConfig::distributed, &DistributedConfig::first_bucket_mb>(
         "distributed.first_bucket_mb", "MiB of the first gradient bucket, small so communication starts early"),
