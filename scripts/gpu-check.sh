@@ -292,7 +292,7 @@ stage_nccl() {
 stage_precision() {
   local config precision steps fp32_val="" ok=0 first last val step rate compute expected
   for config in tiny cpu-quick; do
-    # cpu-quick's 700 steps are cut to 300 (the schedule with them), validated at the end only.
+    # cpu-quick's run is cut to 300 steps (the schedule with them), validated at the end only.
     steps=40
     [ "$config" = tiny ] || steps=300
     for precision in fp32 bf16; do
