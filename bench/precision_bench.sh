@@ -44,20 +44,22 @@ median() {
   printf '%s\n' "$@" | awk -v c="$column" '{print $c}' | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'
 }
 
-# Quality: the same run in each precision; the loss of its last evaluation, and its wall time.
+# Quality: the same run in each precision. Sets PRECISION_loss (of its last evaluation) and
+# PRECISION_s (its wall time); a run that fails ends the benchmark with its output.
 quality() {
   local precision=$1 start
   start=$(date +%s.%N)
   "$build/bin/poet_dist" train --config "$config" --data "$data" --run-dir "$scratch/$precision" \
     --set "run.precision=$precision" --set "run.steps=$steps" --set run.eval_every=0 --set run.sample_every=0 \
-    --set run.checkpoint_every=0 --set run.log_every=100000 >"$scratch/$precision.out"
-  local loss
-  loss=$(tail -n 1 "$scratch/$precision/metrics.jsonl" | python3 -c 'import json, sys; print(json.load(sys.stdin)["val_loss"])')
-  echo "$loss $(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN {print b - a}')"
+    --set run.checkpoint_every=0 --set run.log_every=100000 >"$scratch/$precision.out" 2>&1 ||
+    { cat "$scratch/$precision.out" >&2; exit 1; }
+  printf -v "${precision}_s" '%s' "$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN {print b - a}')"
+  printf -v "${precision}_loss" '%s' "$(tail -n 1 "$scratch/$precision/metrics.jsonl" |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["val_loss"])')"
 }
 echo "quality: $steps steps of $(basename "$config") in each precision"
-read -r fp32_loss fp32_s <<<"$(quality fp32)"
-read -r bf16_loss bf16_s <<<"$(quality bf16)"
+quality fp32
+quality bf16
 grep -h --no-group-separator -A1 '^compute' "$scratch/fp32.out" "$scratch/bf16.out" | sed 's/^/  /'
 
 peak32=$(median 3 "${fp32[@]}")

@@ -29,14 +29,15 @@ common=(train --config "$config" --data "$data" --backend mpi
         --set "run.steps=$steps" --set run.eval_every=0 --set run.sample_every=0 --set run.checkpoint_every=0
         --set run.log_every=1000)
 
-# RANKS processes of THREADS threads each, each bound to THREADS cores; the bindings go to
-# $scratch/bindings-RANKS.
+# RANKS processes of THREADS threads each, each bound to THREADS cores; the job summary goes to
+# $scratch/summary-RANKS and the bindings to $scratch/bindings-RANKS.
 train() {
   local ranks=$1 threads=$2
   mpiexec -np "$ranks" --map-by "slot:PE=$threads" --bind-to core --report-bindings \
     "$build/bin/poet_dist" "${common[@]}" --run-dir "$scratch/np$ranks" --set "run.threads=$threads" \
-    >/dev/null 2>"$scratch/stderr" || { cat "$scratch/stderr" >&2; exit 1; }
-  grep 'MCW rank' "$scratch/stderr" >"$scratch/bindings-$ranks"
+    >"$scratch/summary-$ranks" 2>"$scratch/stderr" || { cat "$scratch/stderr" >&2; exit 1; }
+  grep 'MCW rank' "$scratch/stderr" >"$scratch/bindings-$ranks" ||
+    { echo "scaling_bench: mpiexec --report-bindings reported no bindings" >&2; exit 1; }
 }
 
 # "TOKENS_PER_S COMM_SHARE" of a metrics.jsonl: medians over the steps after warm-up.
@@ -63,6 +64,7 @@ for round in $(seq 1 "$rounds"); do
   if [ "$round" = 1 ]; then
     sed 's/^/np=1 x 2 threads: /' "$scratch/bindings-1"
     sed 's/^/np=2 x 1 thread:  /' "$scratch/bindings-2"
+    sed -n 's/^ *\(\(bf16\|fp32\): run\.precision.*\)/precision: \1/p' "$scratch/summary-2"
   fi
   awk -v r="$round" -v a="$a" -v b="$b" -v s="$share" 'BEGIN {
     printf "round %d: np=1 x 2 threads %.0f tokens/s; np=2 x 1 thread %.0f tokens/s, %.1f%% of the step waiting on communication\n", r, a, b, 100 * s

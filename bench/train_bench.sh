@@ -14,11 +14,14 @@
 #   - the output layer: poet_dist forms the logits, softmax and gradients 512 rows at a time
 #     (model/chunked_cross_entropy.cpp); the usual code materialises (B*T, V) logits (bf16 under
 #     autocast), copies them to fp32 and runs cross_entropy and its backward over them;
+#   - the LSTM: poet_dist runs one torch::lstm call a layer, time-major, with the dropout
+#     between layers its own (so that a checkpoint holds all the randomness), where nn.LSTM makes
+#     one multi-layer call; in fp32 this is the only LSTM difference;
 #   - the LSTM in bf16: poet_dist casts each layer's weights, input and state to bf16 and runs
 #     the whole cell in bf16 (model/poet_model.cpp hidden()); CPU autocast in torch 1.13 casts
 #     only the products' inputs, so the cell state and output stay fp32 and the hidden state is
 #     cast back to bf16 at every time step (the "python compute" lines read this off).
-# So "algorithm" (poet_dist's algorithm over the usual code, both in Python) is what those two
+# So "algorithm" (poet_dist's algorithm over the usual code, both in Python) is what those
 # choices are worth, and "language and runtime" (poet_dist over its algorithm in Python) is the
 # rest: the Python interpreter, the chunk loop and autograd function in Python, torch.optim's
 # AdamW and clipping against LibTorch's C++ ones. The two multiply to poet_dist over Python on
@@ -67,6 +70,6 @@ awk -v r="$rounds" -v f="${figures[*]}" 'BEGIN {
   printf "%-46s %8.2fx %8.2fx  (target >= 1.0)\n", "  identical packed workload (usual code)", v[1] / v[5], v[2] / v[6]
   printf "%-46s %8.2fx %8.2fx\n", "  = algorithm (Python: poet_dist\047s / usual)", v[3] / v[5], v[4] / v[6]
   printf "%-46s %8.2fx %8.2fx\n", "  x language and runtime (poet_dist / Python)", v[1] / v[3], v[2] / v[4]
-  print "algorithm: chunked output layer and cross-entropy; in bf16, the whole LSTM cell in bf16 (autocast: products only)"
+  print "algorithm: chunked output layer and cross-entropy; a torch.lstm call a layer; in bf16, the whole LSTM cell in bf16 (autocast: products only)"
   print "language and runtime: Python interpreter, Python chunk loop and autograd function, torch.optim vs LibTorch C++"
 }'

@@ -7,7 +7,8 @@
 namespace poet {
 
 // The processor's native bf16 units by name ("AMX-BF16", "AVX512-BF16", both joined by " and "),
-// or "" where bf16 arithmetic would be emulated in fp32 code, slower than fp32 itself.
+// or "" where bf16 products have no hardware of their own: oneDNN then computes them in fp32
+// arithmetic on converted values, which cannot beat fp32 itself.
 std::string native_bf16_units();
 
 }  // namespace poet

@@ -138,7 +138,7 @@ std::string ComputedDtypes::describe() const {
     return t == torch::kFloat32 ? "fp32" : t == torch::kBFloat16 ? "bf16" : c10::toString(t);
   };
   return "LSTM " + name(lstm) + (lstm_tf32 ? " (TF32 tensor cores)" : "") + ", output layer " + name(output) +
-         ", softmax, loss and validation fp32, weights and AdamW " + name(weights);
+         ", softmax and loss fp32, weights and AdamW " + name(weights);
 }
 
 double PoetModelImpl::forward_macs_per_token() const {

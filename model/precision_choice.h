@@ -18,7 +18,7 @@ struct PrecisionChoice {
 
 // auto is bf16 on CUDA, and on a CPU with native bf16 units (`cpu_bf16_units`, as
 // native_bf16_units() names them; a parameter so that tests can stand in any processor); fp32 on
-// other CPUs, where bf16 is emulated and slower than fp32.
+// other CPUs, where bf16 products are computed in fp32 arithmetic and gain nothing.
 PrecisionChoice choose_precision(const std::string& setting, const torch::Device& device,
                                  const std::string& cpu_bf16_units = native_bf16_units());
 

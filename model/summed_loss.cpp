@@ -12,13 +12,14 @@ namespace {
 // The model in evaluation mode and fp32 for as long as it lives; as it was before, after.
 class Fp32Evaluation {
  public:
-  explicit Fp32Evaluation(PoetModel& model) : model_(model), precision_(model->precision()) {
+  explicit Fp32Evaluation(PoetModel& model)
+      : model_(model), precision_(model->precision()), training_(model->is_training()) {
     model_->eval();
     model_->set_precision(Precision{});
   }
   ~Fp32Evaluation() {
     model_->set_precision(precision_);
-    model_->train();
+    model_->train(training_);
   }
   Fp32Evaluation(const Fp32Evaluation&) = delete;
   Fp32Evaluation& operator=(const Fp32Evaluation&) = delete;
@@ -26,6 +27,7 @@ class Fp32Evaluation {
  private:
   PoetModel& model_;
   const Precision precision_;
+  const bool training_;
 };
 
 }  // namespace

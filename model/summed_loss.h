@@ -14,8 +14,8 @@ namespace poet {
 
 // The summed cross-entropy and the number of targets over the first `rows` rows of `data`, in
 // evaluation mode, without gradients and in fp32 whatever the model's precision (the model is
-// left in training mode, in its own precision): a measure that a bf16 run and an fp32 run of the
-// same weights report alike.
+// left in the mode and precision it had): a measure that a bf16 run and an fp32 run of the same
+// weights report alike.
 std::pair<double, int64_t> summed_loss(PoetModel& model, BatchStream& data, int64_t rows, int64_t batch_size,
                                        const torch::Device& device);
 

@@ -2,7 +2,7 @@
 // (sample, evaluate, report). The checkpoint carries everything needed: the config the model
 // is built from, the vocabulary and the script of its text. The model stays on the CPU, where
 // a poem at a time is decoded fast enough, and computes in the precision its run.precision
-// chooses there (choose_precision()), as training did.
+// chooses on this machine's CPU (choose_precision(), as training chose on its device).
 #pragma once
 
 #include <string>

@@ -127,7 +127,7 @@ train() {  # RUN_DIR ARGS...
   shift
   "$build/bin/poet_dist" train --data "$POET_GPU_DATA" --run-dir "$run" --progress plain --set run.device=cuda \
     --set run.sample_every=0 "$@" >"$run.log" 2>&1 || { tail -20 "$run.log"; return 1; }
-  { grep -E "^(poet_dist train|compute|eval |done )" "$run.log" || true; } | sed 's/^/    /'
+  { grep -E "^(poet_dist train|compute|  +(bf16|fp32): run.precision|eval |done )" "$run.log" || true; } | sed 's/^/    /'
   weights_in_place "$run.log"
 }
 
@@ -304,6 +304,7 @@ stage_precision() {
       # what ran (model/poet_model.cpp ComputedDtypes::describe). On CUDA the LSTM may stay fp32.
       compute=$(sed -n 's/^compute  *//p' "$work/runs/$config-$precision.log" | head -1)
       figure "${config}_${precision}_compute" "$compute"
+      figure "${config}_${precision}_reason" "$(sed -n 's/^  *\(\(bf16\|fp32\): run\.precision.*\)/\1/p' "$work/runs/$config-$precision.log")"
       expected="output layer bf16"
       [ "$precision" = bf16 ] || expected="output layer fp32"
       grep -qF "$expected" <<<"$compute" || { echo "  run.precision $precision, but not '$expected'"; ok=1; }
@@ -325,11 +326,13 @@ stage_precision() {
 
 stage_checkpoints() {
   local whole=$work/runs/resume-whole split=$work/runs/resume-split resumed checkpoint script
-  # Two layers with dropout: the masks between and after the layers come from the CUDA generator,
-  # whose state the checkpoint must carry for the resumed run to draw the same ones.
-  local model=(--config configs/tiny.toml --set model.layers=2 --set model.dropout=0.2 --set run.steps=40)
+  # Two layers with dropout, in bf16 (tiny itself asks for fp32): the masks between and after the
+  # layers come from the CUDA generator, whose state the checkpoint must carry for the resumed run
+  # to draw the same ones.
+  local model=(--config configs/tiny.toml --set model.layers=2 --set model.dropout=0.2 --set run.steps=40
+               --set run.precision=bf16)
   export CUBLAS_WORKSPACE_CONFIG=:4096:8
-  echo "  tiny, 2 layers, dropout 0.2, 40 steps"
+  echo "  tiny, 2 layers, dropout 0.2, 40 steps, bf16"
   train "$whole" "${model[@]}"
   echo "  the same, 20 steps, then --resume auto to 40"
   train "$split" "${model[@]}" --stop-after-steps 20
@@ -359,7 +362,7 @@ stage_checkpoints() {
 }
 
 # The model and batch in train_bench's "poet_dist packed  cuda  configs/cpu-quick.toml: embed 256,
-# hidden 512, 2 layers, dropout 0.1, untied  batch 64 x 64  ... tokens/s" (and in the Python
+# hidden 320, 2 layers, dropout 0.1, untied  batch 64 x 64  ... tokens/s" (and in the Python
 # bench's "python packed ..." line, in the same words): "embed 256, ..., untied  batch 64 x 64".
 timed_model() { sed -n "s/^$1 packed .*: \(embed .*  batch [0-9]* x [0-9]*\)  .*/\1/p" <<<"$2"; }
 

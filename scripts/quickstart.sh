@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job on a fresh machine: installs what is missing, gets the corpus, builds
 # poet_dist, turns the Tang poems into the dataset runs/tang.h5, trains the cpu-quick model
-# (about 14 minutes on 2 cores; run again and it resumes or skips what is done) and prints poems.
+# (about 14 minutes on 2 cores with native bf16, twice that in fp32; run again and it resumes or
+# skips what is done) and prints poems.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 

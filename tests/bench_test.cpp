@@ -153,8 +153,8 @@ TEST_F(Bench, ScalingBenchScriptComparesOneAndTwoRanks) {
 // fp32 against bf16: speed, FLOP rates against both peaks, and the loss after the same steps.
 TEST_F(Bench, PrecisionBenchComparesFp32AndBf16) {
   const std::string percent = kNumber + "%";
-  const std::string row = " +" + kNumber + " +" + kNumber + " +" + percent + " +" + percent + "  " + kNumber + " \\(" +
-                          kNumber + " s\\)";
+  const std::string row =
+      " +" + kNumber + " +" + kNumber + " +" + percent + " +" + percent + "  " + kNumber + " \\(" + kNumber + " s\\)";
   expect_figures(kSource + "/bench/precision_bench.sh " + data() + " " + kBuild + " 1 2 " + tiny(),
                  {"medians of 1 rounds; matrix-product peaks \\(LibTorch 1024x1024\\): fp32 " + kNumber + ", bf16 " +
                       kNumber + " GFLOP/s",

@@ -1,6 +1,7 @@
 // poet_dist train under mpiexec: the same global batch gives the same training at any world
-// size (np 1, 2, 4; in bf16 to its rounding) and any bucket size, a run checkpointed at np 2 resumes at np 4, each rank
-// reads only its shards, and the trace shows gradient buckets all-reduced during backward.
+// size (np 1, 2, 4; in bf16 to its rounding) and any bucket size, a run checkpointed at np 2
+// resumes at np 4, each rank reads only its shards, and the trace shows gradient buckets
+// all-reduced during backward.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -57,8 +58,9 @@ TEST_F(Distributed, SameParametersAtAnyWorldSize) {
 }
 
 // In bf16 each rank's weight gradients are rounded to bf16 before the fp32 all-reduce, so world
-// sizes agree to bf16's rounding rather than fp32's: within 1e-2 after 20 steps (3.6e-3 seen),
-// where ranks that skipped the all-reduce would differ by 0.25.
+// sizes agree to bf16's rounding rather than fp32's: within 2e-2 after 20 steps (3.6e-3 seen on
+// AVX512-BF16; other bf16 units may round otherwise), where ranks that skipped the all-reduce
+// differ by 0.25.
 TEST_F(Distributed, Bf16AgreesAtAnyWorldSizeWithinItsRounding) {
   for (int np : {1, 2, 4}) {
     const auto r = train(np, "bf16-np" + std::to_string(np), "--set run.precision=bf16");
@@ -70,7 +72,7 @@ TEST_F(Distributed, Bf16AgreesAtAnyWorldSizeWithinItsRounding) {
     const auto other = parameters(run);
     ASSERT_EQ(other.size(), one.size());
     for (size_t i = 0; i < one.size(); ++i) {
-      EXPECT_LT(relative_difference(other[i].second, one[i].second), 1e-2) << run << " " << one[i].first;
+      EXPECT_LT(relative_difference(other[i].second, one[i].second), 2e-2) << run << " " << one[i].first;
     }
   }
 }

@@ -36,9 +36,8 @@ TEST(LoadModel, GivesBackTheSavedModelAndTheDatasetItWasTrainedOn) {
   test::ScratchDir dir;
   test::write_fixture_dataset(dir / "d.h5", 40);
   const DatasetFile file(dir / "d.h5");
-  const TrainConfig config =
-      load_train_config("", {"model.embed=16", "model.hidden=32", "model.layers=1", "run.precision=fp32",
-                             "data.path=" + (dir / "d.h5")});
+  const TrainConfig config = load_train_config(
+      "", {"model.embed=16", "model.hidden=32", "model.layers=1", "run.precision=fp32", "data.path=" + (dir / "d.h5")});
   PoetModel saved(static_cast<int64_t>(file.vocab().size()), config.model);
   CheckpointMeta meta;
   meta.step = 7;
@@ -60,9 +59,8 @@ TEST(LoadModel, GivesBackTheSavedModelAndTheDatasetItWasTrainedOn) {
   EXPECT_TRUE(torch::equal(std::get<0>(m.model->forward(tokens)), std::get<0>(saved->forward(tokens))));
   // sample and evaluate compute as the checkpoint's run.precision chooses on this CPU.
   for (const std::string setting : {"bf16", "auto"}) {
-    meta.config_toml = load_train_config("", {"model.embed=16", "model.hidden=32", "model.layers=1",
-                                              "run.precision=" + setting})
-                           .toml;
+    meta.config_toml =
+        load_train_config("", {"model.embed=16", "model.hidden=32", "model.layers=1", "run.precision=" + setting}).toml;
     save_checkpoint(dir / "p.pt", saved, /*optimizer=*/nullptr, meta);
     const Precision loaded = load_model(dir / "p.pt").model->precision();
     const Precision chosen = choose_precision(setting, torch::kCPU).precision;

@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "model/precision_choice.h"
 #include "test_support.h"
 
 namespace poet {
@@ -106,6 +107,18 @@ TEST_F(TrainCli, ResumedRunMatchesAnUninterruptedOne) {
     }
     EXPECT_EQ(parts.back()["val_loss"].get<double>(), whole.back()["val_loss"].get<double>()) << precision;
   }
+}
+
+// The summary names what ran and why auto chose it on this processor.
+TEST_F(TrainCli, SummarySaysWhichPrecisionAutoChoseAndWhy) {
+  const auto r = train("auto", "--set run.precision=auto --set run.steps=2");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const PrecisionChoice expected = choose_precision("auto", torch::kCPU);
+  const std::string dtype = expected.precision.lstm == torch::kBFloat16 ? "bf16" : "fp32";
+  EXPECT_NE(r.out.find("compute  LSTM " + dtype + ", output layer " + dtype), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\n         " + expected.reason + "\n"), std::string::npos) << r.out;
+  EXPECT_NE(expected.reason.find(native_bf16_units().empty() ? "no native bf16 units" : native_bf16_units()),
+            std::string::npos);
 }
 
 TEST_F(TrainCli, AccumulatedMicroBatchesEqualOneBigBatch) {

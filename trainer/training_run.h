@@ -21,6 +21,7 @@
 #include "data/verse_rules.h"
 #include "model/batch_stream.h"
 #include "model/poet_model.h"
+#include "model/precision_choice.h"
 #include "trainer/gradient_reducer.h"
 #include "trainer/run_directory.h"
 #include "trainer/trainer.h"
@@ -93,6 +94,7 @@ class TrainingRun {
   const std::string script_;  // of the dataset's text, recorded in checkpoints
   BatchStream train_data_;
   BatchStream val_data_;
+  const PrecisionChoice precision_;  // run.precision on this rank's device; every rank's alike
   PoetModel model_;
   torch::optim::AdamW optimizer_;
   std::unique_ptr<ChromeTrace> trace_;  // --trace, on rank 0

@@ -38,10 +38,11 @@ int64_t shard_count(const DatasetFile& dataset, Split split) {
 
 // On its device before the optimizer and the gradient buckets are built from its parameters:
 // Module::to() moves parameters but leaves gradients where they were.
-PoetModel model_on(const torch::Device& device, int64_t vocab_size, const TrainConfig& config) {
+PoetModel model_on(const torch::Device& device, int64_t vocab_size, const TrainConfig& config,
+                   const Precision& precision) {
   PoetModel model(vocab_size, config.model);
   model->to(device);
-  model->set_precision(choose_precision(config.run.precision, device).precision);
+  model->set_precision(precision);
   return model;
 }
 
@@ -95,7 +96,8 @@ TrainingRun::TrainingRun(const TrainOptions& options, const TrainConfig& config,
                                config)),
       val_data_(dataset_, Split::kVal, shards_of(Split::kVal, comm.rank()), config.data.seq_len, config.data.batch_size,
                 config.run.seed, /*shuffle=*/false),
-      model_(model_on(comm.device(), static_cast<int64_t>(dataset_.vocab().size()), config)),
+      precision_(choose_precision(config.run.precision, comm.device())),
+      model_(model_on(comm.device(), static_cast<int64_t>(dataset_.vocab().size()), config, precision_.precision)),
       optimizer_(model_->parameters(), torch::optim::AdamWOptions(config.optim.lr)
                                            .betas({config.optim.beta1, config.optim.beta2})
                                            .weight_decay(config.optim.weight_decay)),
@@ -137,6 +139,22 @@ void TrainingRun::check_same_model_on_every_rank() {
   for (size_t r = 0; r < hashes.size(); ++r) {
     if (hashes[r] != hashes[0]) {
       throw Error("rank " + std::to_string(r) + " built different parameter shapes or vocabulary from rank 0");
+    }
+  }
+  // auto decides on each rank's own processor: ranks on unlike nodes could differ.
+  const auto code = [](const Precision& p) {
+    return static_cast<int64_t>(p.lstm) * 256 + static_cast<int64_t>(p.output);
+  };
+  const auto name = [](int64_t c) {
+    return std::string("LSTM ") + c10::toString(static_cast<torch::ScalarType>(c / 256)) + ", output layer " +
+           c10::toString(static_cast<torch::ScalarType>(c % 256));
+  };
+  const auto precisions = comm_.all_gather(code(precision_.precision));
+  for (size_t r = 0; r < precisions.size(); ++r) {
+    if (precisions[r] != precisions[0]) {
+      throw Error("rank " + std::to_string(r) + " computes in " + name(precisions[r]) + ", rank 0 in " +
+                  name(precisions[0]) + " (run.precision " + config_.run.precision +
+                  " on unlike processors): set run.precision to fp32 or bf16");
     }
   }
 }
@@ -224,8 +242,8 @@ void TrainingRun::print_summary() {
        << with_commas(val_data_.total_rows()) << " validation rows, vocabulary " << dataset_.vocab().size() << "\n";
   out_ << "model    " << with_commas(parameters) << " parameters; " << with_commas(tokens_per_step_)
        << " tokens a step\n";
-  out_ << "compute  " << model_->computed_dtypes().describe() << "\n";
-  out_ << "         " << choose_precision(config_.run.precision, comm_.device()).reason << "\n";
+  out_ << "compute  " << model_->computed_dtypes().describe() << ", validation fp32\n";
+  out_ << "         " << precision_.reason << "\n";
   out_ << "run      " << run_dir_.path().string()
        << (resumed_from_.empty() ? ""
                                  : ", resumed from " + resumed_from_ + " at step " + std::to_string(position_.step))
