@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "common/memory_reuse.h"
 #include "config/train_config.h"
 #include "data/dataset_file.h"
 #include "model/batch_stream.h"
@@ -74,6 +75,7 @@ std::string describe(const std::string& name, const poet::ModelConfig& m) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  poet::keep_freed_memory();  // as poet_dist's main() does
   CLI::App app{"poet_dist training throughput on the homework's model or a config's"};
   std::string data;
   std::string config_file;

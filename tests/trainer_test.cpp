@@ -3,9 +3,13 @@
 #include <gtest/gtest.h>
 #include <torch/nn/functional/loss.h>
 
+#include <malloc.h>
+
+#include <cstdlib>
 #include <set>
 
 #include "common/error.h"
+#include "common/memory_reuse.h"
 #include "common/utf8.h"
 #include "data/dataset_file.h"
 #include "data/text_cleaner.h"
@@ -83,6 +87,17 @@ TEST(BatchStream, OrderDoesNotDependOnWhoOwnsWhichShard) {
   }
   // Another epoch is another order.
   EXPECT_FALSE(whole.batch(0, 0).inputs.equal(whole.batch(1, 0).inputs));
+}
+
+// A block as large as a logits chunk comes from the heap, where the next step reuses it, rather
+// than from a fresh mapping (ctest runs each test in its own process, at glibc's defaults).
+TEST(MemoryReuse, LargeBlocksComeFromTheHeap) {
+  keep_freed_memory();
+  const size_t mapped = mallinfo2().hblkhd;
+  void* block = std::malloc(20 << 20);
+  ASSERT_NE(block, nullptr);
+  EXPECT_EQ(mallinfo2().hblkhd, mapped);
+  std::free(block);
 }
 
 // Validation measures every run alike: a bf16 model's loss is its weights' fp32 loss, and the
