@@ -33,8 +33,7 @@ H5Handle create_array(hid_t group, const char* name, hid_t file_type, hsize_t n)
   POET_H5_CHECK(H5Pset_shuffle(plist));
   POET_H5_CHECK(H5Pset_deflate(plist, kDeflateLevel));
   POET_H5_CHECK(H5Pset_fletcher32(plist));
-  return H5Handle(POET_H5_CHECK(H5Dcreate2(group, name, file_type, space, H5P_DEFAULT, plist, H5P_DEFAULT)),
-                  H5Dclose);
+  return H5Handle(POET_H5_CHECK(H5Dcreate2(group, name, file_type, space, H5P_DEFAULT, plist, H5P_DEFAULT)), H5Dclose);
 }
 
 template <typename T>
@@ -115,7 +114,8 @@ std::vector<std::string> read_strings(hid_t file, const std::string& name) {
   std::vector<std::string> strings;
   strings.reserve(n);
   if (n == 0) return strings;
-  if (POET_H5_CHECK(H5Tis_variable_str(file_type)) > 0) throw Error(name + " holds variable-length strings, expected fixed-width");
+  if (POET_H5_CHECK(H5Tis_variable_str(file_type)) > 0)
+    throw Error(name + " holds variable-length strings, expected fixed-width");
   const size_t width = H5Tget_size(file_type);
   H5Handle type = utf8_string_type(width);
   std::vector<char> buffer(width * n);
@@ -167,6 +167,14 @@ void write_dataset(const std::string& path, const DatasetContents& contents) {
       write_array(vocab, "tone_oblique", H5T_NATIVE_INT64, tone_column(contents.tones, &ToneCounts::oblique));
       write_array(vocab, "tone_either", H5T_NATIVE_INT64, tone_column(contents.tones, &ToneCounts::either));
       write_attribute(vocab, "checksum_xxh64", H5T_NATIVE_UINT64, contents.vocab.checksum());
+    }
+    if (!contents.rhyme_table.empty()) {
+      const RhymeTable& r = contents.rhyme_table;
+      H5Handle rhyme(POET_H5_CHECK(H5Gcreate2(file, "rhyme", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)), H5Gclose);
+      write_strings(rhyme, "group_names", r.group_names);
+      write_array(rhyme, "group_level", H5T_NATIVE_UINT8, r.group_level);
+      write_array(rhyme, "token_offsets", H5T_NATIVE_INT64, r.token_offsets);
+      write_array(rhyme, "token_groups", H5T_NATIVE_INT16, r.token_groups);
     }
     write_split(file, "train", contents.train);
     write_split(file, "val", contents.val);
@@ -229,6 +237,31 @@ std::vector<ToneCounts> DatasetFile::tones() const {
     return tones;
   } catch (const Error& e) {
     throw Error(path_ + ": /vocab/tone_*: " + e.what());
+  }
+}
+
+RhymeTable DatasetFile::rhyme_table() const {
+  RhymeTable r;
+  try {
+    if (POET_H5_CHECK(H5Lexists(file_, "rhyme", H5P_DEFAULT)) <= 0) return r;
+    r.group_names = read_strings(file_, "/rhyme/group_names");
+    r.group_level = read_array<uint8_t>(file_, "/rhyme/group_level", H5T_NATIVE_UINT8);
+    r.token_offsets = read_array<int64_t>(file_, "/rhyme/token_offsets", H5T_NATIVE_INT64);
+    r.token_groups = read_array<int16_t>(file_, "/rhyme/token_groups", H5T_NATIVE_INT16);
+    const auto groups = static_cast<int16_t>(r.group_names.size());
+    const bool offsets_fit = r.token_offsets.size() == vocab_.size() + 1 && r.token_offsets.front() == 0 &&
+                             std::is_sorted(r.token_offsets.begin(), r.token_offsets.end()) &&
+                             r.token_offsets.back() == static_cast<int64_t>(r.token_groups.size());
+    if (r.group_level.size() != r.group_names.size() || !offsets_fit ||
+        std::any_of(r.token_groups.begin(), r.token_groups.end(), [&](int16_t g) { return g < 0 || g >= groups; })) {
+      throw Error(
+          "expected one level flag a group, token_offsets rising from 0 over the vocabulary to the end of "
+          "token_groups, and group numbers below " +
+          std::to_string(groups));
+    }
+    return r;
+  } catch (const Error& e) {
+    throw Error(path_ + ": /rhyme: " + e.what());
   }
 }
 

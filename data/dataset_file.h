@@ -10,6 +10,9 @@
 //                     forms         uint8 [P]    PoemForm of each poem
 //                     poem_ids      string [P]   upstream id of each poem
 //                     attrs xxh64 checksums of tokens and poem_offsets
+//   /rhyme            the 平水韵 matched to the vocabulary, when prepare was given it:
+//                     group_names string [G], group_level uint8 [G] (1: 平),
+//                     token_offsets int64 [V+1], token_groups int16 [M]  (see pingshui_table.h)
 //
 // Start/end tokens are not stored: the trainer adds them when it packs poems. Every dataset
 // is chunked and compressed (shuffle + deflate) with Fletcher-32 chunk checksums, so a
@@ -23,6 +26,7 @@
 #include <nlohmann/json.hpp>
 
 #include "data/h5_check.h"
+#include "data/pingshui_table.h"
 #include "data/tone_table.h"
 #include "data/vocabulary.h"
 
@@ -47,6 +51,7 @@ struct DatasetContents {
   Vocabulary vocab;
   std::vector<int64_t> counts;
   std::vector<ToneCounts> tones;
+  RhymeTable rhyme_table;  // empty: none given
   SplitData train;
   SplitData val;
   nlohmann::json options;
@@ -67,6 +72,8 @@ class DatasetFile {
   nlohmann::json attribute_json(const char* name) const;
   std::vector<int64_t> vocab_counts() const;
   std::vector<ToneCounts> tones() const;
+  // Empty when the dataset was prepared without the 平水韵.
+  RhymeTable rhyme_table() const;
 
   // Everything but the tokens: offsets, shards, forms and ids.
   SplitData read_index(Split split) const;

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <optional>
 #include <unordered_set>
 
 #include "common/cpu_count.h"
@@ -21,6 +22,7 @@
 #include "common/utf8.h"
 #include "data/corpus_layout.h"
 #include "data/dataset_file.h"
+#include "data/pingshui_check.h"
 #include "data/poem_form.h"
 #include "data/poem_reader.h"
 
@@ -174,7 +176,8 @@ nlohmann::json to_json(const PrepareOptions& o) {
           {"shards", o.shards},
           {"min_count", o.min_count},
           {"max_unknown", o.max_unknown},
-          {"seed", o.seed}};
+          {"seed", o.seed},
+          {"pingshui", o.pingshui}};
 }
 
 void validate(const PrepareOptions& o) {
@@ -196,6 +199,9 @@ PrepareReport prepare_dataset(const PrepareOptions& options, std::ostream& log) 
   const auto start = std::chrono::steady_clock::now();
   validate(options);
   const CorpusFiles corpus = find_corpus(options.input);
+  // Read first: a bad table fails before minutes of work.
+  const std::optional<PingshuiTable> pingshui =
+      options.pingshui.empty() ? std::nullopt : std::optional<PingshuiTable>(load_pingshui(options.pingshui));
   TempFile output(options.output);
   const int threads = options.threads > 0 ? options.threads : available_cores();
   const ScriptConverter converter(Script::kTraditional, options.script);
@@ -327,6 +333,11 @@ PrepareReport prepare_dataset(const PrepareOptions& options, std::ostream& log) 
     if (it == tones.end()) continue;
     contents.tones[id] = it->second;
     report.vocab_with_tone += (it->second.level + it->second.oblique + it->second.either) > 0;
+  }
+  if (pingshui) {
+    contents.rhyme_table = match_to_vocabulary(*pingshui, contents.vocab, options.script);
+    report.rhyme_table =
+        check_rhyme_table(*pingshui, contents.rhyme_table, contents.vocab, contents.counts, contents.tones);
   }
   double total = 0;
   for (int64_t n : contents.counts) total += static_cast<double>(n);

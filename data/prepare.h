@@ -22,7 +22,8 @@ struct PrepareOptions {
   int64_t min_count = 3;
   int max_unknown = 2;
   uint64_t seed = 1234;
-  int threads = 0;  // 0: the cores available to the process
+  int threads = 0;       // 0: the cores available to the process
+  std::string pingshui;  // the 平水韵 (pingshui.json or its folder); empty: none
 };
 
 nlohmann::json to_json(const PrepareOptions& options);

@@ -15,6 +15,11 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(CleanStats, notes_removed, unbalanced_bracket
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ToneJoinStats, poems_with_pattern, poems_without_pattern, lines_aligned,
                                    lines_mismatched)
 
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(MissingCharacter, character, count)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ToneDisagreement, character, table_tone, level, oblique)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(RhymeTableReport, path, groups, entries, names_added, vocab_covered, train_covered,
+                                   train_characters, missing, tones_compared, tones_agreeing, tones_disagreeing)
+
 void to_json(nlohmann::json& j, const PrepareReport& r) {
   j = nlohmann::json{{"input", r.input},
                      {"layout", r.layout},
@@ -37,6 +42,7 @@ void to_json(nlohmann::json& j, const PrepareReport& r) {
                      {"forms", r.forms},
                      {"tones", r.tones},
                      {"vocab_with_tone", r.vocab_with_tone},
+                     {"rhyme_table", r.rhyme_table},
                      {"val_unigram_perplexity", r.val_unigram_perplexity},
                      {"seconds", r.seconds}};
 }
@@ -63,9 +69,56 @@ void from_json(const nlohmann::json& j, PrepareReport& r) {
   j.at("forms").get_to(r.forms);
   j.at("tones").get_to(r.tones);
   j.at("vocab_with_tone").get_to(r.vocab_with_tone);
+  if (j.contains("rhyme_table")) j.at("rhyme_table").get_to(r.rhyme_table);  // datasets before the 平水韵 lack it
   j.at("val_unigram_perplexity").get_to(r.val_unigram_perplexity);
   j.at("seconds").get_to(r.seconds);
 }
+
+namespace {
+
+constexpr size_t kCharactersNamed = 20;
+
+void print_rhyme_table(std::ostream& out, const RhymeTableReport& t) {
+  const auto row = [&](const char* label, const std::string& value) { out << "  " << label << value << "\n"; };
+  if (t.path.empty()) {
+    row("rhymes (平水韵)             ", "no table given (--pingshui FILE): rhymes use groups learned from the corpus");
+    return;
+  }
+  char line[256];
+  std::snprintf(line, sizeof(line), "%ld groups, %s entries (%ld name characters put back) from %s", t.groups,
+                with_commas(t.entries).c_str(), t.names_added, t.path.c_str());
+  row("rhymes (平水韵)             ", line);
+  const double share =
+      t.train_characters > 0 ? static_cast<double>(t.train_covered) / static_cast<double>(t.train_characters) : 0.0;
+  std::snprintf(line, sizeof(line),
+                "%s tokens, %.2f%% of the training split's characters; lacks %s:", with_commas(t.vocab_covered).c_str(),
+                100 * share, with_commas(static_cast<long>(t.missing.size())).c_str());
+  row("  covers                    ", line);
+  std::string named;
+  for (size_t i = 0; i < t.missing.size() && i < kCharactersNamed; ++i) {
+    std::snprintf(line, sizeof(line), "%s %.3f%%  ", t.missing[i].character.c_str(),
+                  t.train_characters > 0
+                      ? 100.0 * static_cast<double>(t.missing[i].count) / static_cast<double>(t.train_characters)
+                      : 0.0);
+    named += line;
+  }
+  if (t.missing.size() > kCharactersNamed) {
+    named += "and " + with_commas(static_cast<long>(t.missing.size() - kCharactersNamed)) +
+             " more (all in the dataset's report attribute)";
+  }
+  row("                            ", named);
+  std::snprintf(line, sizeof(line), "%s of %s characters agree (one tone class there, >= 80%% one way here)",
+                with_commas(t.tones_agreeing).c_str(), with_commas(t.tones_compared).c_str());
+  row("  tones vs the corpus's     ", line);
+  std::string disagree;
+  for (const ToneDisagreement& d : t.tones_disagreeing) {
+    disagree +=
+        d.character + " " + d.table_tone + " (" + std::to_string(d.level) + "平/" + std::to_string(d.oblique) + "仄)  ";
+  }
+  row("  disagree (平水韵 wins)    ", disagree);
+}
+
+}  // namespace
 
 void print_report(std::ostream& out, const PrepareReport& r) {
   char line[256];
@@ -81,15 +134,13 @@ void print_report(std::ostream& out, const PrepareReport& r) {
   row("         duplicates         ", with_commas(d.duplicates));
   row("         not a regular form ", with_commas(d.not_regular));
   row("         too many unknown   ", with_commas(d.too_many_unknown));
-  row("poems kept                  ",
-      with_commas(r.poems_kept) + " (train " + with_commas(r.train_poems) + ", val " + with_commas(r.val_poems) +
-          ", " + std::to_string(r.shards) + " shards)");
+  row("poems kept                  ", with_commas(r.poems_kept) + " (train " + with_commas(r.train_poems) + ", val " +
+                                          with_commas(r.val_poems) + ", " + std::to_string(r.shards) + " shards)");
   row("characters                  ",
       "train " + with_commas(r.train_characters) + ", val " + with_commas(r.val_characters));
-  row("vocabulary                  ",
-      with_commas(r.vocab_size) + " tokens; " + with_commas(r.rare_characters) +
-          " rare characters map to <unk> (" + with_commas(r.unknown_in_train) + " in train, " +
-          with_commas(r.unknown_in_val) + " in val)");
+  row("vocabulary                  ", with_commas(r.vocab_size) + " tokens; " + with_commas(r.rare_characters) +
+                                          " rare characters map to <unk> (" + with_commas(r.unknown_in_train) +
+                                          " in train, " + with_commas(r.unknown_in_val) + " in val)");
   row("cleaning: notes removed     ",
       with_commas(c.notes_removed) + " (" + with_commas(c.unbalanced_brackets) + " unbalanced brackets)");
   row("          unencodable -> unk", " " + with_commas(c.unencodable));
@@ -106,6 +157,7 @@ void print_report(std::ostream& out, const PrepareReport& r) {
       with_commas(r.tones.poems_with_pattern) + " poems joined on id, " + with_commas(r.tones.lines_aligned) +
           " lines aligned, " + with_commas(r.tones.lines_mismatched) + " not; " + with_commas(r.vocab_with_tone) +
           " of " + with_commas(r.vocab_size) + " tokens have a tone");
+  print_rhyme_table(out, r.rhyme_table);
   std::snprintf(line, sizeof(line), "%.1f per character on val (the floor any model must beat)",
                 r.val_unigram_perplexity);
   row("unigram perplexity          ", line);

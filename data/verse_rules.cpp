@@ -1,11 +1,13 @@
-// Tones, patterns, learned rhyme groups and the training lines (see verse_rules.h).
+// Tones, patterns, rhyme groups (平水韵 or learned) and the training lines (see verse_rules.h).
 #include "data/verse_rules.h"
 
 #include <algorithm>
+#include <iterator>
 #include <map>
 #include <numeric>
 #include <set>
 
+#include "common/error.h"
 #include "data/text_cleaner.h"
 #include "data/vocabulary.h"
 
@@ -16,6 +18,14 @@ CharTone char_tone(const ToneCounts& c) {
   if (total == 0) return CharTone::kUnknown;
   if (std::min(c.level, c.oblique) * 5 >= total) return CharTone::kBoth;
   return c.level > c.oblique ? CharTone::kLevel : CharTone::kOblique;
+}
+
+CharTone table_tone(const std::vector<int16_t>& groups, const std::vector<uint8_t>& group_level) {
+  if (groups.empty()) return CharTone::kUnknown;
+  const auto level =
+      std::count_if(groups.begin(), groups.end(), [&](int16_t g) { return group_level[static_cast<size_t>(g)] != 0; });
+  if (level == 0) return CharTone::kOblique;
+  return static_cast<size_t>(level) == groups.size() ? CharTone::kLevel : CharTone::kBoth;
 }
 
 bool tone_fits(CharTone tone, char mark) {
@@ -32,8 +42,32 @@ CharTone VerseRules::tone_of(int32_t id) const {
   return id >= 0 && static_cast<size_t>(id) < tone.size() ? tone[static_cast<size_t>(id)] : CharTone::kUnknown;
 }
 
-int32_t VerseRules::rhyme_group_of(int32_t id) const {
-  return id >= 0 && static_cast<size_t>(id) < rhyme_group.size() ? rhyme_group[static_cast<size_t>(id)] : -1;
+const std::vector<int32_t>& VerseRules::rhymes_of(int32_t id) const {
+  static const std::vector<int32_t> none;
+  return id >= 0 && static_cast<size_t>(id) < rhymes.size() ? rhymes[static_cast<size_t>(id)] : none;
+}
+
+std::string VerseRules::group_name(int32_t group) const {
+  if (group >= 0 && static_cast<size_t>(group) < group_names.size()) return group_names[static_cast<size_t>(group)];
+  return "group " + std::to_string(group);
+}
+
+std::vector<int32_t> shared_rhymes(const VerseRules& rules, const std::vector<int32_t>& ids) {
+  if (ids.empty()) return {};
+  std::vector<int32_t> shared = rules.rhymes_of(ids[0]);
+  for (size_t i = 1; i < ids.size() && !shared.empty(); ++i) {
+    const std::vector<int32_t>& next = rules.rhymes_of(ids[i]);
+    std::vector<int32_t> both;
+    std::set_intersection(shared.begin(), shared.end(), next.begin(), next.end(), std::back_inserter(both));
+    shared = std::move(both);
+  }
+  return shared;
+}
+
+RhymeSource parse_rhyme_source(const std::string& text, const std::string& field) {
+  if (text == "pingshui") return RhymeSource::kPingshui;
+  if (text == "learned") return RhymeSource::kLearned;
+  throw Error(field + ": '" + text + "' is not a rhyme table, expected pingshui or learned");
 }
 
 std::string tone_marks(const std::u32string& line, const Vocabulary& vocab, const VerseRules& rules) {
@@ -130,20 +164,30 @@ int32_t find_root(std::vector<int32_t>& parent, int32_t x) {
   return x;
 }
 
-}  // namespace
+constexpr char kPingshuiName[] = "平水韵";
 
-VerseRules load_tone_rules(const DatasetFile& file) {
-  VerseRules rules;
-  for (const ToneCounts& c : file.tones()) rules.tone.push_back(char_tone(c));
-  rules.rhyme_group.assign(rules.tone.size(), -1);
-  return rules;
+// Tones from the corpus's counts, or the 平水韵's where it holds the character.
+std::vector<CharTone> tones_of(const DatasetFile& file, const RhymeTable* table) {
+  std::vector<CharTone> tones;
+  for (const ToneCounts& c : file.tones()) {
+    const auto id = static_cast<int32_t>(tones.size());
+    const CharTone from_table = table ? table_tone(table->groups_of(id), table->group_level) : CharTone::kUnknown;
+    tones.push_back(from_table != CharTone::kUnknown ? from_table : char_tone(c));
+  }
+  return tones;
 }
 
-VerseRules load_verse_rules(const DatasetFile& file) {
-  VerseRules rules = load_tone_rules(file);
-  const Vocabulary& vocab = file.vocab();
+void add_pingshui_rhymes(const RhymeTable& table, VerseRules& rules) {
+  rules.group_names = table.group_names;
+  rules.rhyme_groups = static_cast<int32_t>(table.group_names.size());
+  for (size_t id = 0; id < rules.rhymes.size(); ++id) {
+    for (int16_t g : table.groups_of(static_cast<int32_t>(id))) {
+      if (table.group_level[static_cast<size_t>(g)] != 0) rules.rhymes[id].push_back(g);
+    }
+  }
+}
 
-  const std::vector<PoemLines> poems = poems_as_lines(file, Split::kTrain);
+void add_learned_rhymes(const Vocabulary& vocab, const std::vector<PoemLines>& poems, VerseRules& rules) {
   std::vector<int64_t> poems_of(vocab.size(), 0);
   std::map<std::pair<int32_t, int32_t>, int64_t> together;
   for (const PoemLines& poem : poems) {
@@ -165,16 +209,46 @@ VerseRules load_verse_rules(const DatasetFile& file) {
     }
   }
   // Number the groups of characters that rhymed at all; a lone character is a group of one.
-  rules.rhyme_group.assign(vocab.size(), -1);
   std::map<int32_t, int32_t> number;
   for (size_t id = 0; id < vocab.size(); ++id) {
     if (poems_of[id] == 0) continue;
     const int32_t root = find_root(parent, static_cast<int32_t>(id));
     const auto [it, added] = number.emplace(root, static_cast<int32_t>(number.size()));
-    rules.rhyme_group[id] = it->second;
+    rules.rhymes[id] = {it->second};
   }
   rules.rhyme_groups = static_cast<int32_t>(number.size());
+}
 
+}  // namespace
+
+VerseRules load_tone_rules(const DatasetFile& file) {
+  const RhymeTable table = file.rhyme_table();
+  VerseRules rules;
+  rules.tone = tones_of(file, table.empty() ? nullptr : &table);
+  rules.rhymes.assign(rules.tone.size(), {});
+  return rules;
+}
+
+VerseRules load_verse_rules(const DatasetFile& file, std::optional<RhymeSource> source) {
+  const RhymeTable table = file.rhyme_table();
+  if (source == RhymeSource::kPingshui && table.empty()) {
+    throw Error(file.path() +
+                " holds no 平水韵 table: prepare it again with --pingshui FILE, or use --rhyme-table "
+                "learned");
+  }
+  const bool pingshui = source.value_or(RhymeSource::kPingshui) == RhymeSource::kPingshui && !table.empty();
+  VerseRules rules;
+  rules.tone = tones_of(file, pingshui ? &table : nullptr);
+  rules.rhymes.assign(rules.tone.size(), {});
+  const std::vector<PoemLines> poems = poems_as_lines(file, Split::kTrain);
+  if (pingshui) {
+    add_pingshui_rhymes(table, rules);
+    rules.rhyme_table = kPingshuiName;
+  } else {
+    add_learned_rhymes(file.vocab(), poems, rules);
+    rules.rhyme_table = source ? "learned from the corpus"
+                               : "learned from the corpus (the dataset holds no 平水韵: prepare it with --pingshui)";
+  }
   for (const PoemLines& poem : poems) rules.training_lines.insert(poem.lines.begin(), poem.lines.end());
   return rules;
 }
@@ -182,25 +256,28 @@ VerseRules load_verse_rules(const DatasetFile& file) {
 RhymeAgreement measure_rhyme_agreement(const VerseRules& rules, const DatasetFile& file, Split split) {
   RhymeAgreement a;
   const Vocabulary& vocab = file.vocab();
-  std::map<int32_t, int64_t> group_uses;
+  std::map<int32_t, int64_t> uses_of;  // rhyme characters with a group, by how often they end a rhyming line
   int64_t uses = 0;
   for (const PoemLines& poem : poems_as_lines(file, split)) {
     if (!is_regular(poem.form)) continue;
-    std::vector<int32_t> groups;
+    std::vector<int32_t> grouped;
     for (int32_t id : rhyme_ids(poem.lines, vocab, rules.tone)) {
-      const int32_t g = rules.rhyme_group[static_cast<size_t>(id)];
-      if (g < 0) continue;
-      groups.push_back(g);
-      ++group_uses[g];
+      if (rules.rhymes_of(id).empty()) continue;
+      grouped.push_back(id);
+      ++uses_of[id];
       ++uses;
     }
-    if (groups.size() < 2) continue;
+    if (grouped.size() < 2) continue;
     ++a.poems;
-    a.agreeing += std::all_of(groups.begin(), groups.end(), [&](int32_t g) { return g == groups[0]; });
+    a.agreeing += !shared_rhymes(rules, grouped).empty();
   }
-  for (const auto& [g, n] : group_uses) {
-    const double share = static_cast<double>(n) / static_cast<double>(std::max<int64_t>(uses, 1));
-    a.chance += share * share;
+  // Two rhyme characters drawn at random, as often as they are used, share a group.
+  for (const auto& [x, nx] : uses_of) {
+    for (const auto& [y, ny] : uses_of) {
+      if (!shared_rhymes(rules, {x, y}).empty()) {
+        a.chance += static_cast<double>(nx) * static_cast<double>(ny) / (static_cast<double>(uses) * uses);
+      }
+    }
   }
   return a;
 }

@@ -1,16 +1,21 @@
 // What a reader of Tang poems checks, as data: each character's tone (平 level, 仄 oblique, or
-// both), the standard tone patterns of regulated verse, rhyme groups learned from the corpus,
-// and the training set's lines (so that a generated line copied from it can be caught).
+// both), the standard tone patterns of regulated verse, the level rhyme groups a character may
+// end a rhyming line in, and the training set's lines (so that a copied line can be caught).
 //
-// Rhyme groups: no 平水韵 table ships in Debian's or npm's registries, so groups are learned.
-// The even lines of a regulated poem end on characters of one rhyme; two level-tone characters
-// that end rhyming lines of the same training poem at least kRhymeMinCount times, in at least
-// kRhymeMinShare of the rarer one's poems, are joined (union-find). measure_rhyme_agreement()
-// scores the groups on held-out poems: the share whose rhymes fall in one group, beside the
-// share expected by chance.
+// Rhyme groups come from one of two tables (RhymeSource):
+// - the 平水韵, stored in the dataset by prepare (pingshui_table.h): a character rhymes in each
+//   level group it stands in, and its tone is the table's (table_tone()), the corpus's only
+//   where the table lacks it — the table wins for the regulated forms (pingshui_check.h says why);
+// - groups learned from the corpus, with the corpus's tones: the even lines of a regulated poem
+//   end on characters of one rhyme; two level-tone characters that end rhyming lines of the same
+//   training poem at least kRhymeMinCount times, in at least kRhymeMinShare of the rarer one's
+//   poems, are joined (union-find).
+// measure_rhyme_agreement() scores either on held-out poems: the share whose rhymes share a
+// group, beside the share expected by chance.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <unordered_set>
 #include <vector>
@@ -25,6 +30,9 @@ enum class CharTone : uint8_t { kUnknown, kLevel, kOblique, kBoth };
 
 // Level, oblique, or both when the rarer reading is at least a fifth of the readings.
 CharTone char_tone(const ToneCounts& counts);
+// A character's tone from the 平水韵 groups it stands in: level or oblique when they all are,
+// both otherwise; unknown when it stands in none.
+CharTone table_tone(const std::vector<int16_t>& groups, const std::vector<uint8_t>& group_level);
 // Does a character of tone `tone` fit pattern mark `mark` ('P' level, 'Z' oblique, '*' either)?
 // An unknown tone fits only '*'.
 bool tone_fits(CharTone tone, char mark);
@@ -51,26 +59,38 @@ struct RhymeAgreement {
   double chance = 0;     // the share two random rhyme characters would share a group
 };
 
+enum class RhymeSource { kPingshui, kLearned };
+// pingshui|learned; throws poet::Error naming `field` otherwise.
+RhymeSource parse_rhyme_source(const std::string& text, const std::string& field);
+
 struct VerseRules {
-  std::vector<CharTone> tone;        // by token id
-  std::vector<int32_t> rhyme_group;  // by token id; -1: none learned
-  int32_t rhyme_groups = 0;
+  std::vector<CharTone> tone;                         // by token id
+  std::vector<std::vector<int32_t>> rhymes;           // by token id: the level groups it rhymes in
+  int32_t rhyme_groups = 0;                           // group numbers run below this; 0: tones only
+  std::vector<std::string> group_names;               // the 平水韵's, by group; empty for learned groups
+  std::string rhyme_table;                            // which table, in words, for reports
   std::unordered_set<std::u32string> training_lines;  // lines of the training split, no punctuation
 
-  // By token id, as the tables above; kUnknown and -1 beyond them (tone-only rules, or a
-  // vocabulary larger than the table).
+  // By token id, as the tables above; kUnknown and none beyond them (a vocabulary larger than
+  // the table).
   CharTone tone_of(int32_t id) const;
-  int32_t rhyme_group_of(int32_t id) const;
+  const std::vector<int32_t>& rhymes_of(int32_t id) const;
+  std::string group_name(int32_t group) const;  // "下平声一先", or "group 12" for learned ones
 };
+
+// The groups every one of `ids` rhymes in (all of `ids`' first when it is alone).
+std::vector<int32_t> shared_rhymes(const VerseRules& rules, const std::vector<int32_t>& ids);
 
 // A line's tones as 平 仄 中 (both) ？ (unknown), one a Chinese character.
 std::string tone_marks(const std::u32string& line, const Vocabulary& vocab, const VerseRules& rules);
 
-// From a dataset written by prepare: its tone table, its training split's regular poems (rhyme
-// groups) and lines.
-VerseRules load_verse_rules(const DatasetFile& file);
-// The tone table alone (no rhyme groups, no lines), read from /vocab without touching the
-// splits: what a training rank may read beside its own shards.
+// From a dataset written by prepare: tones and rhymes from `source`, and the training split's
+// lines. Without a source, the 平水韵 when the dataset holds it, else learned groups (and
+// rhyme_table says why). Throws poet::Error naming the file when the 平水韵 is asked for and
+// the dataset lacks it.
+VerseRules load_verse_rules(const DatasetFile& file, std::optional<RhymeSource> source = std::nullopt);
+// Tones alone (the 平水韵's where the dataset holds it), read without touching the splits: what
+// a training rank may read beside its own shards. A rhyme is then any level tone.
 VerseRules load_tone_rules(const DatasetFile& file);
 
 struct PoemLines {

@@ -37,6 +37,13 @@ std::string default_data_dir() {
   return "../shared/data/chinese-poetry";
 }
 
+// The 平水韵 beside the default corpus, as the shared data folder holds them; empty when absent.
+std::string default_pingshui() {
+  if (const char* env = std::getenv("POET_PINGSHUI"); env != nullptr && *env != '\0') return env;
+  const std::string beside = "../shared/data/pingshui/pingshui.json";
+  return std::filesystem::exists(beside) ? beside : "";
+}
+
 void add_prepare(CLI::App& app, PrepareOptions& o, std::string& forms, std::string& script) {
   auto* cmd = app.add_subcommand("prepare", "Turn the chinese-poetry Tang corpus into a sharded HDF5 dataset");
   o.input = default_data_dir();
@@ -64,6 +71,11 @@ void add_prepare(CLI::App& app, PrepareOptions& o, std::string& forms, std::stri
       ->capture_default_str();
   cmd->add_option("--seed", o.seed, "Seed of the training poems' order across shards")->capture_default_str();
   cmd->add_option("--threads", o.threads, "Worker threads (0: the cores available)")->capture_default_str();
+  o.pingshui = default_pingshui();
+  cmd->add_option("--pingshui", o.pingshui,
+                  "The 平水韵 rhyme table, pingshui.json or its folder (default: $POET_PINGSHUI, else "
+                  "../shared/data/pingshui when present; \"\": none, rhymes learned from the corpus)")
+      ->capture_default_str();
 }
 
 // "rank R: " under mpirun/srun, so an error names the rank it came from.
@@ -112,14 +124,25 @@ void add_train(CLI::App& app, TrainOptions& o, TrainFlags& flags) {
       ->capture_default_str();
 }
 
+void add_rhyme_table_option(CLI::App* cmd, std::string& table) {
+  cmd->add_option(
+         "--rhyme-table", table,
+         "pingshui (the 平水韵, default where the dataset holds it) or learned (groups learned from the corpus)")
+      ->check(CLI::IsMember({"pingshui", "learned"}));
+}
+
 void add_sample(CLI::App& app, SampleCommand& c, std::string& script) {
   auto* cmd = app.add_subcommand("sample", "Write poems with a trained checkpoint");
   cmd->add_option("--checkpoint", c.checkpoint, "Checkpoint file (run-dir/checkpoints/...)")->required();
   cmd->add_option("--prompt", c.prompt, "Continue from these characters");
   cmd->add_option("--acrostic", c.acrostic, "藏头诗: line i begins with character i");
-  cmd->add_option("--form", c.form, "wujue, qijue, wulv, qilv or free (default: free; 七绝/七律 for an acrostic)")
+  cmd->add_option("--keywords", c.keywords, "春,江,花,月: line i holds keyword i (one or two characters)");
+  cmd->add_option("--form", c.form,
+                  "wujue, qijue, wulv, qilv or free (default: free; 七绝/七律 for an acrostic or keywords)")
       ->check(CLI::IsMember({"wujue", "qijue", "wulv", "qilv", "free"}));
-  cmd->add_option("--temperature", c.temperature, "Sampling temperature")->capture_default_str();
+  cmd->add_option("--candidates", c.candidates, "Poems written under the same constraints; the likeliest is kept")
+      ->capture_default_str();
+  cmd->add_option("--temperature", c.temperature, "Sampling temperature (0: greedy)")->capture_default_str();
   cmd->add_option("--top-k", c.top_k, "Keep the k most likely characters (0: all)")->capture_default_str();
   cmd->add_option("--top-p", c.top_p, "Keep the most likely characters up to this mass")->capture_default_str();
   cmd->add_option("--seed", c.seed, "Same seed, same poem")->capture_default_str();
@@ -129,6 +152,7 @@ void add_sample(CLI::App& app, SampleCommand& c, std::string& script) {
   cmd->add_flag("--no-copy-check{false}", c.avoid_copies, "Keep lines found verbatim in the training set");
   cmd->add_flag("--show-tones", c.show_tones, "Print each line's tones (平 仄, 中 for both) beside it");
   cmd->add_option("--data", c.data, "Dataset for tones, rhymes and the copy check (default: the checkpoint's)");
+  add_rhyme_table_option(cmd, c.rhyme_table);
   cmd->add_option("--num", c.num, "Poems to write (seeds seed, seed+1, ...)")->capture_default_str();
   cmd->add_option("--script", script, "Output script (default: the model's); input may be in either")
       ->check(CLI::IsMember({"traditional", "simplified"}));
@@ -218,8 +242,8 @@ int run_cli(int argc, char** argv) {
   JobCommands job_commands;
   add_job_commands(app, job_commands);
   EvaluateOptions evaluate_options;
-  auto* evaluate =
-      app.add_subcommand("evaluate", "Score a checkpoint's poems: form, tones, rhyme, copying, perplexity");
+  auto* evaluate = app.add_subcommand(
+      "evaluate", "Score a checkpoint's poems: form, tones, rhyme, copying, repetition, likelihood, perplexity");
   evaluate->add_option("--checkpoint", evaluate_options.checkpoint, "Checkpoint file")->required();
   evaluate->add_option("--data", evaluate_options.data, "Dataset (default: the one the checkpoint was trained on)");
   evaluate->add_option("--num", evaluate_options.num, "Poems a form and tone mode (seeds 1..N)")->capture_default_str();
@@ -227,6 +251,9 @@ int run_cli(int argc, char** argv) {
   evaluate->add_option("--tones", evaluate_options.tones, "Tone modes to sample with")
       ->check(CLI::IsMember({"strict", "soft", "off"}))
       ->capture_default_str();
+  evaluate->add_option("--candidates", evaluate_options.candidates, "Candidates a poem (as sample --candidates)")
+      ->capture_default_str();
+  add_rhyme_table_option(evaluate, evaluate_options.rhyme_table);
   ReportOptions report_options;
   auto* report = app.add_subcommand("report", "Write RUN_DIR/report.html: loss curves, evaluation, poems");
   report->add_option("run_dir", report_options.run_dir, "Run directory of poet_dist train")->required();

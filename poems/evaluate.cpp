@@ -5,7 +5,8 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <set>
+#include <map>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -16,11 +17,29 @@
 #include "model/batch_stream.h"
 #include "model/summed_loss.h"
 #include "poems/load_model.h"
+#include "poems/poem_likelihood.h"
 #include "poems/sampler.h"
 
 namespace poet {
 
 namespace fs = std::filesystem;
+
+namespace {
+
+// The level group most of the even lines' last characters rhyme in (the lowest on a tie); -1 for none.
+int32_t main_rhyme(const std::vector<int32_t>& ends, const VerseRules& rules) {
+  std::map<int32_t, int> count;
+  for (size_t l = 1; l < ends.size(); l += 2) {
+    for (int32_t g : rules.rhymes_of(ends[l])) ++count[g];
+  }
+  int32_t best = -1;
+  for (const auto& [g, n] : count) {
+    if (best < 0 || n > count[best]) best = g;
+  }
+  return best;
+}
+
+}  // namespace
 
 PoemScores score_poem(const std::vector<std::u32string>& lines, PoemForm form, const VerseRules& rules,
                       const Vocabulary& vocab) {
@@ -42,26 +61,26 @@ PoemScores score_poem(const std::vector<std::u32string>& lines, PoemForm form, c
     }
     if (fixed > 0) s.tone = std::max(s.tone, static_cast<double>(fit) / static_cast<double>(fixed));
   }
-  // Rhyme: lines 2, 4, ... end on level tones of one group.
-  std::set<int32_t> groups;
-  bool level = true;
-  for (size_t l = 1; l < lines.size(); l += 2) {
-    if (lines[l].empty()) continue;
-    const int32_t id = vocab.id_of(lines[l].back());
-    level = level && tone_fits(rules.tone_of(id), 'P');
-    groups.insert(rules.rhyme_group_of(id));
+  std::vector<int32_t> ends;
+  std::vector<int32_t> even_ends;
+  for (size_t l = 0; l < lines.size(); ++l) {
+    ends.push_back(lines[l].empty() ? Vocabulary::kUnk : vocab.id_of(lines[l].back()));
+    if (l % 2 == 1) even_ends.push_back(ends.back());
   }
-  s.rhyme = level && groups.size() == 1 && *groups.begin() >= 0 ? 1 : 0;
+  s.rhyme = !shared_rhymes(rules, even_ends).empty() ? 1 : 0;
+  const int32_t group = main_rhyme(ends, rules);
+  int64_t ends_allowed = 0;
+  for (size_t l = 0; l < ends.size(); ++l) {
+    const auto& groups = rules.rhymes_of(ends[l]);
+    const bool in_rhyme = group >= 0 && std::find(groups.begin(), groups.end(), group) != groups.end();
+    const bool oblique = tone_fits(rules.tone_of(ends[l]), 'Z');
+    ends_allowed += l % 2 == 1 ? in_rhyme : l == 0 ? in_rhyme || oblique : oblique;
+  }
+  s.line_ends = ends.empty() ? 0 : static_cast<double>(ends_allowed) / static_cast<double>(ends.size());
   int64_t copied = 0;
-  std::set<char32_t> distinct;
-  size_t chars = 0;
-  for (const auto& line : lines) {
-    copied += rules.training_lines.count(line) > 0;
-    distinct.insert(line.begin(), line.end());
-    chars += line.size();
-  }
+  for (const auto& line : lines) copied += rules.training_lines.count(line) > 0;
   s.copied = lines.empty() ? 0 : static_cast<double>(copied) / static_cast<double>(lines.size());
-  s.distinct = chars == 0 ? 0 : static_cast<double>(distinct.size()) / static_cast<double>(chars);
+  s.repeated = repeated_share(lines);
   return s;
 }
 
@@ -70,39 +89,40 @@ namespace {
 struct Row {
   std::string form;
   std::string source;  // "model, tones strict", ..., "validation poems"
-  int64_t poems = 0;
-  PoemScores mean;
-  double tone_full = 0;  // share of poems whose every fixed position fits
+  std::vector<PoemScores> scores;
+  std::vector<std::vector<std::u32string>> poems;  // without punctuation, for mean_log_probs()
   int64_t resampled = 0;
 
-  void add(const PoemScores& s) {
-    ++poems;
-    mean.form += s.form;
-    mean.tone += s.tone;
-    mean.rhyme += s.rhyme;
-    mean.copied += s.copied;
-    mean.distinct += s.distinct;
-    tone_full += s.tone >= 1.0 ? 1 : 0;
+  void add(const std::vector<std::u32string>& lines, PoemForm f, const VerseRules& rules, const Vocabulary& vocab) {
+    scores.push_back(score_poem(lines, f, rules, vocab));
+    poems.push_back(lines);
   }
-  void finish() {
-    const double n = static_cast<double>(std::max<int64_t>(poems, 1));
-    mean.form /= n;
-    mean.tone /= n;
-    mean.rhyme /= n;
-    mean.copied /= n;
-    mean.distinct /= n;
-    tone_full /= n;
+  void add_log_probs(PoetModel& model, const Vocabulary& vocab) {
+    const std::vector<double> log_probs = mean_log_probs(model, vocab, poems);
+    for (size_t i = 0; i < scores.size(); ++i) scores[i].log_prob = log_probs[i];
+  }
+  double mean(double PoemScores::*field) const {
+    double sum = 0;
+    for (const PoemScores& s : scores) sum += s.*field;
+    return scores.empty() ? 0 : sum / static_cast<double>(scores.size());
+  }
+  double tone_full() const {  // share of poems whose every fixed position fits
+    double n = 0;
+    for (const PoemScores& s : scores) n += s.tone >= 1.0 ? 1 : 0;
+    return scores.empty() ? 0 : n / static_cast<double>(scores.size());
   }
   nlohmann::json to_json() const {
     return {{"form", form},
             {"source", source},
-            {"poems", poems},
-            {"form_compliance", mean.form},
-            {"tone_share", mean.tone},
-            {"tone_compliance", tone_full},
-            {"rhyme_compliance", mean.rhyme},
-            {"copied_line_share", mean.copied},
-            {"distinct_char_ratio", mean.distinct},
+            {"poems", scores.size()},
+            {"form_compliance", mean(&PoemScores::form)},
+            {"tone_share", mean(&PoemScores::tone)},
+            {"tone_compliance", tone_full()},
+            {"rhyme_compliance", mean(&PoemScores::rhyme)},
+            {"line_end_share", mean(&PoemScores::line_ends)},
+            {"copied_line_share", mean(&PoemScores::copied)},
+            {"repeated_char_share", mean(&PoemScores::repeated)},
+            {"mean_log_prob", mean(&PoemScores::log_prob)},
             {"lines_resampled", resampled}};
   }
 };
@@ -126,7 +146,9 @@ void run_evaluate(const EvaluateOptions& o, std::ostream& out) {
   LoadedModel m = load_model(o.checkpoint);
   const TrainConfig& config = m.config;
   const std::string data = o.data.empty() ? config.data.path : o.data;
-  const VerseRules rules = load_rules_for(m, o.data);
+  const std::optional<RhymeSource> rhyme_source =
+      o.rhyme_table.empty() ? std::nullopt : std::optional(parse_rhyme_source(o.rhyme_table, "--rhyme-table"));
+  const VerseRules rules = load_rules_for(m, o.data, rhyme_source);
   const DatasetFile file(data);
   const Vocabulary& vocab = m.vocab;
 
@@ -147,42 +169,47 @@ void run_evaluate(const EvaluateOptions& o, std::ostream& out) {
       so.form = form;
       so.tones = parse_tone_mode(mode, "--tones");
       so.rules = &rules;
+      so.candidates = o.candidates;
       for (int64_t seed = 1; seed <= o.num; ++seed) {
         so.seed = static_cast<uint64_t>(seed);
         const SampledPoem poem = sample_poem(m.model, vocab, so);
-        row.add(score_poem(without_punctuation(poem.lines), form, rules, vocab));
+        row.add(without_punctuation(poem.lines), form, rules, vocab);
         row.resampled += poem.lines_resampled;
       }
-      row.finish();
       rows.push_back(row);
     }
     Row real{form_label(form), "validation poems"};
     for (const PoemLines& poem : val_poems) {
-      if (poem.form == form) real.add(score_poem(poem.lines, form, rules, vocab));
+      if (poem.form == form) real.add(poem.lines, form, rules, vocab);
     }
-    real.finish();
     rows.push_back(real);
   }
+  for (Row& row : rows) row.add_log_probs(m.model, vocab);
   const RhymeAgreement agreement = measure_rhyme_agreement(rules, file, Split::kVal);
 
   char line[256];
-  out << "checkpoint  " << o.checkpoint << " (step " << m.meta.step << ")\n";
+  out << "checkpoint  " << o.checkpoint << " (step " << m.meta.step << "), best of " << o.candidates
+      << " candidates a poem\n";
   std::snprintf(line, sizeof(line), "validation  loss %.4f, perplexity %.1f over %lld characters\n", val_loss,
                 std::exp(val_loss), static_cast<long long>(targets));
   out << line;
   std::snprintf(
       line, sizeof(line),
-      "rhymes      %d groups learned from the training split; on %lld held-out regular poems %.1f%% "
-      "rhyme within one group (%.1f%% by chance)\n",
-      rules.rhyme_groups, static_cast<long long>(agreement.poems),
+      "rhymes      %s, %d groups; on %lld held-out regular poems %.1f%% rhyme within one group (%.1f%% by "
+      "chance)\n",
+      rules.rhyme_table.c_str(), rules.rhyme_groups, static_cast<long long>(agreement.poems),
       100.0 * static_cast<double>(agreement.agreeing) / static_cast<double>(std::max<int64_t>(agreement.poems, 1)),
       100.0 * agreement.chance);
   out << line << "\n";
-  out << "form  source               poems   form  tones(all) tone-share  rhyme  copied  distinct  resampled\n";
+  out << "form  source               poems   form  tones(all) tone-share  rhyme  line-ends  copied  repeated  "
+         "logp/char  resampled\n";
   for (const Row& r : rows) {
-    std::snprintf(line, sizeof(line), "%s  %-20s %5lld  %5.1f%%  %8.1f%%  %8.1f%%  %5.1f%%  %5.1f%%  %7.1f%%  %9lld\n",
-                  r.form.c_str(), r.source.c_str(), static_cast<long long>(r.poems), 100 * r.mean.form,
-                  100 * r.tone_full, 100 * r.mean.tone, 100 * r.mean.rhyme, 100 * r.mean.copied, 100 * r.mean.distinct,
+    std::snprintf(line, sizeof(line),
+                  "%s  %-20s %5zu  %5.1f%%  %8.1f%%  %8.1f%%  %5.1f%%  %8.1f%%  %5.1f%%  %7.1f%%  %9.3f  %9lld\n",
+                  r.form.c_str(), r.source.c_str(), r.scores.size(), 100 * r.mean(&PoemScores::form),
+                  100 * r.tone_full(), 100 * r.mean(&PoemScores::tone), 100 * r.mean(&PoemScores::rhyme),
+                  100 * r.mean(&PoemScores::line_ends), 100 * r.mean(&PoemScores::copied),
+                  100 * r.mean(&PoemScores::repeated), r.mean(&PoemScores::log_prob),
                   static_cast<long long>(r.resampled));
     out << line;
   }
@@ -193,8 +220,10 @@ void run_evaluate(const EvaluateOptions& o, std::ostream& out) {
                       {"val_loss", val_loss},
                       {"val_perplexity", std::exp(val_loss)},
                       {"num", o.num},
+                      {"candidates", o.candidates},
                       {"rhyme_groups",
-                       {{"groups", rules.rhyme_groups},
+                       {{"table", rules.rhyme_table},
+                        {"groups", rules.rhyme_groups},
                         {"held_out_poems", agreement.poems},
                         {"agreeing", agreement.agreeing},
                         {"chance", agreement.chance}}},

@@ -1,8 +1,11 @@
 // `poet_dist evaluate`: how a checkpoint's poems read. Perplexity on the validation split, and on
-// N poems a regular form from fixed seeds (1..N) under each tone mode: form compliance, tone
-// compliance, rhyme compliance, the share of lines copied verbatim from the training set and the
-// distinct-character ratio — beside the same figures for the real regular poems of the
-// validation split. Prints a table and writes JSON (for `poet_dist report`).
+// N poems a regular form from fixed seeds (1..N) under each tone mode, each the best of the
+// sampler's candidates: form compliance, tone compliance, rhyme compliance (against the 平水韵 by
+// default), the share of lines ending where the line's rhyme position allows, the share of lines
+// copied verbatim from the training set, the share of characters repeated within a poem and the
+// model's mean log-probability per character — beside the same figures for the real regular
+// poems of the validation split, the ceiling a model is held to. Prints a table and writes JSON
+// (for `poet_dist report`).
 #pragma once
 
 #include <cstdint>
@@ -13,6 +16,7 @@
 #include "data/poem_form.h"
 #include "data/verse_rules.h"
 #include "data/vocabulary.h"
+#include "poems/sampler.h"
 
 namespace poet {
 
@@ -22,15 +26,20 @@ struct EvaluateOptions {
   int64_t num = 20;       // poems a form and tone mode
   std::string json_path;  // default: evaluation.json in the checkpoint's run directory
   std::vector<std::string> tones = {"strict", "soft", "off"};
+  std::string rhyme_table;  // pingshui|learned; empty: the 平水韵 where the dataset holds it
+  int64_t candidates = kDefaultCandidates;
 };
 
 // One poem's marks, each in [0, 1].
 struct PoemScores {
-  double form = 0;      // 1 when its shape is the form's
-  double tone = 0;      // share of the pattern's fixed positions whose character fits, best pattern
-  double rhyme = 0;     // 1 when the rhyming lines end on level tones of one learned group
-  double copied = 0;    // share of its lines found verbatim in the training set
-  double distinct = 0;  // distinct characters / characters
+  double form = 0;       // 1 when its shape is the form's
+  double tone = 0;       // share of the pattern's fixed positions whose character fits, best pattern
+  double rhyme = 0;      // 1 when the even lines all end on characters sharing a level rhyme group
+  double line_ends = 0;  // share of lines ending as their place allows: even lines in the poem's
+                         // rhyme group, the first in it or oblique, the others oblique
+  double copied = 0;     // share of its lines found verbatim in the training set
+  double repeated = 0;   // share of its characters repeating an earlier one (repeated_share())
+  double log_prob = 0;   // mean log p per character under the model (mean_log_probs()), set apart
 };
 
 // `lines` without punctuation.

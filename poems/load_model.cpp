@@ -24,7 +24,7 @@ LoadedModel load_model(const std::string& checkpoint) {
   return m;
 }
 
-VerseRules load_rules_for(const LoadedModel& model, const std::string& data) {
+VerseRules load_rules_for(const LoadedModel& model, const std::string& data, std::optional<RhymeSource> source) {
   const std::string& checkpoint = model.checkpoint;
   const std::string path = data.empty() ? model.config.data.path : data;
   if (path.empty()) throw Error(checkpoint + " names no dataset: give --data FILE (for tones and the copy check)");
@@ -40,7 +40,7 @@ VerseRules load_rules_for(const LoadedModel& model, const std::string& data) {
   if (file->vocab().checksum() != model.meta.vocab_checksum) {
     throw Error(path + ": its vocabulary is not the one " + checkpoint + " was trained with");
   }
-  return load_verse_rules(*file);
+  return load_verse_rules(*file, source);
 }
 
 }  // namespace poet

@@ -5,6 +5,7 @@
 // chooses on this machine's CPU (choose_precision(), as training chose on its device).
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "config/train_config.h"
@@ -28,8 +29,10 @@ struct LoadedModel {
 // Throws poet::Error naming the file and the fault.
 LoadedModel load_model(const std::string& checkpoint);
 
-// The verse rules of the dataset `data`, or when empty of the one `model` was trained on;
-// throws poet::Error naming both when neither can be read or the vocabulary differs.
-VerseRules load_rules_for(const LoadedModel& model, const std::string& data);
+// The verse rules of the dataset `data`, or when empty of the one `model` was trained on, with
+// rhymes from `source` (load_verse_rules()); throws poet::Error naming both when neither can be
+// read or the vocabulary differs.
+VerseRules load_rules_for(const LoadedModel& model, const std::string& data,
+                          std::optional<RhymeSource> source = std::nullopt);
 
 }  // namespace poet

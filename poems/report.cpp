@@ -166,16 +166,17 @@ void write_report(const ReportOptions& o, std::ostream& out) {
     if (e.is_discarded()) throw Error(evaluation.string() + ": not valid JSON (run poet_dist evaluate again)");
     html << "<h2>Evaluation</h2>\n<p>Checkpoint at step " << e.value("step", 0) << "; validation perplexity "
          << number(e.value("val_perplexity", 0.0)) << ".</p>\n<table><tr><th>form</th><th>source</th><th>poems</th>"
-         << "<th>form</th><th>tones (whole poem)</th><th>tone share</th><th>rhyme</th><th>copied lines</th>"
-         << "<th>distinct chars</th></tr>\n";
+         << "<th>form</th><th>tones (whole poem)</th><th>tone share</th><th>rhyme</th><th>line ends</th>"
+         << "<th>copied lines</th><th>repeated chars</th><th>log p / char</th></tr>\n";
     const auto percent = [](double v) { return number(100 * v) + "%"; };
     for (const auto& r : e["rows"]) {
       html << "<tr><td>" << escape_html(r.value("form", "")) << "</td><td>" << escape_html(r.value("source", ""))
            << "</td><td>" << r.value("poems", 0) << "</td><td>" << percent(r.value("form_compliance", 0.0))
            << "</td><td>" << percent(r.value("tone_compliance", 0.0)) << "</td><td>"
            << percent(r.value("tone_share", 0.0)) << "</td><td>" << percent(r.value("rhyme_compliance", 0.0))
-           << "</td><td>" << percent(r.value("copied_line_share", 0.0)) << "</td><td>"
-           << percent(r.value("distinct_char_ratio", 0.0)) << "</td></tr>\n";
+           << "</td><td>" << percent(r.value("line_end_share", 0.0)) << "</td><td>"
+           << percent(r.value("copied_line_share", 0.0)) << "</td><td>" << percent(r.value("repeated_char_share", 0.0))
+           << "</td><td>" << number(r.value("mean_log_prob", 0.0)) << "</td></tr>\n";
     }
     html << "</table>\n";
   } else {
@@ -204,9 +205,10 @@ void write_report(const ReportOptions& o, std::ostream& out) {
     const Script script = m.script;
     const Script other = other_script(script);
     const ScriptConverter convert(script, other);
-    html << "<h2>Poems</h2>\n<p>From " << escape_html(checkpoint) << " (step " << m.meta.step << "), seed 1, tones "
-         << tone_mode_name(so.tones) << "; each in " << script_name(script) << " and " << script_name(other)
-         << " script.</p>\n<div class=\"poems\">\n";
+    html << "<h2>Poems</h2>\n<p>From " << escape_html(checkpoint) << " (step " << m.meta.step << "), seed 1 (a poem "
+         << "of its own for each form), the best of " << so.candidates << " candidates, tones "
+         << tone_mode_name(so.tones) << (so.rules != nullptr ? ", rhymes " + rules.rhyme_table : "") << "; each in "
+         << script_name(script) << " and " << script_name(other) << " script.</p>\n<div class=\"poems\">\n";
     for (PoemForm form : kRegularForms) {
       so.form = form;
       so.seed = 1;

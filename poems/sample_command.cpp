@@ -3,6 +3,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <optional>
+
 #include "common/error.h"
 #include "common/utf8.h"
 #include "data/verse_rules.h"
@@ -13,31 +16,63 @@ namespace poet {
 
 namespace {
 
-// With an acrostic and no form, the shortest regular form with enough lines.
-PoemForm choose_form(const SampleCommand& c, size_t acrostic_length) {
+// With an acrostic or keywords and no form, the shortest regular form with enough lines.
+PoemForm choose_form(const SampleCommand& c, size_t lines_needed) {
   if (!c.form.empty()) return parse_form(c.form, "--form");
-  if (acrostic_length == 0) return PoemForm::kFree;
+  if (lines_needed == 0) return PoemForm::kFree;
   const auto quatrain_lines = static_cast<size_t>(form_shape(PoemForm::kQijue).lines);
-  return acrostic_length <= quatrain_lines ? PoemForm::kQijue : PoemForm::kQilv;
+  return lines_needed <= quatrain_lines ? PoemForm::kQijue : PoemForm::kQilv;
+}
+
+// "春,江,花,月" (ASCII or full-width commas) -> one entry a line, in the model's script.
+std::vector<std::u32string> split_keywords(const std::string& text, const ScriptConverter& to_model) {
+  std::vector<std::u32string> words;
+  if (text.empty()) return words;
+  std::u32string word;
+  for (char32_t c : utf8_decode(to_model.convert(text)) + U",") {
+    if (c != U',' && c != U'，') {
+      word.push_back(c);
+      continue;
+    }
+    if (word.empty()) throw Error("--keywords '" + text + "': an empty keyword, expected one or two characters each");
+    words.push_back(word);
+    word.clear();
+  }
+  return words;
+}
+
+// The 平水韵 group (or groups) every rhyming line's last character rhymes in, for the header.
+std::string rhyme_label(const SampledPoem& poem, const VerseRules& rules, const Vocabulary& vocab) {
+  if (poem.lines.empty() || poem.form == PoemForm::kFree) return "";
+  std::vector<int32_t> ends;
+  for (size_t l = 1; l < poem.lines.size(); l += 2) {
+    const std::u32string& line = poem.lines[l];
+    if (line.size() >= 2) ends.push_back(vocab.id_of(line[line.size() - 2]));  // before its 。
+  }
+  const std::vector<int32_t> groups = shared_rhymes(rules, ends);
+  if (groups.empty()) return ", rhymes in no one group";
+  std::string label = ", rhyme ";
+  for (size_t i = 0; i < groups.size(); ++i) label += (i > 0 ? "/" : "") + rules.group_name(groups[i]);
+  return label;
 }
 
 }  // namespace
 
 void run_sample(const SampleCommand& c, std::ostream& out) {
   if (c.num < 1) throw Error("--num must be at least 1");
-  if (c.temperature <= 0) throw Error("--temperature must be positive");
-  if (c.top_p <= 0 || c.top_p > 1) throw Error("--top-p must be in (0, 1]");
   LoadedModel m = load_model(c.checkpoint);
   // Input may come in either script: carry it into the model's (a no-op on text already there).
   // OpenCC is loaded only when there is text to convert.
-  const bool has_input = !c.prompt.empty() || !c.acrostic.empty();
+  const bool has_input = !c.prompt.empty() || !c.acrostic.empty() || !c.keywords.empty();
   const ScriptConverter to_model(has_input ? other_script(m.script) : m.script, m.script);
   const ScriptConverter to_output(m.script, c.script.value_or(m.script));
 
   SampleOptions options;
   options.prompt = utf8_decode(to_model.convert(c.prompt));
   options.acrostic = utf8_decode(to_model.convert(c.acrostic));
-  options.form = choose_form(c, options.acrostic.size());
+  options.keywords = split_keywords(c.keywords, to_model);
+  options.form = choose_form(c, std::max(options.acrostic.size(), options.keywords.size()));
+  options.candidates = c.candidates;
   options.temperature = c.temperature;
   options.top_k = c.top_k;
   options.top_p = c.top_p;
@@ -45,7 +80,9 @@ void run_sample(const SampleCommand& c, std::ostream& out) {
   options.avoid_copies = c.avoid_copies;
   VerseRules rules;
   if (options.tones != ToneMode::kOff || options.avoid_copies || c.show_tones) {
-    rules = load_rules_for(m, c.data);
+    rules = load_rules_for(
+        m, c.data,
+        c.rhyme_table.empty() ? std::nullopt : std::optional(parse_rhyme_source(c.rhyme_table, "--rhyme-table")));
     options.rules = &rules;
   }
 
@@ -63,11 +100,15 @@ void run_sample(const SampleCommand& c, std::ostream& out) {
                        {"seed", poem.seed},
                        {"tones", tone_mode_name(options.tones)},
                        {"pattern", poem.pattern_name},
+                       {"log_prob", poem.log_prob},
+                       {"repeated", poem.repeated},
+                       {"candidates", poem.candidates},
                        {"lines_resampled", poem.lines_resampled},
                        {"lines_copied", poem.lines_copied}});
     } else {
       out << "[" << form_label(poem.form) << " seed " << poem.seed
-          << (poem.pattern_name.empty() ? "" : ", " + poem.pattern_name) << "]\n";
+          << (poem.pattern_name.empty() ? "" : ", " + poem.pattern_name)
+          << (c.show_tones ? rhyme_label(poem, rules, m.vocab) : "") << "]\n";
       for (size_t i = 0; i < lines.size(); ++i) {
         out << "  " << lines[i].get<std::string>();
         if (c.show_tones) out << "  " << tone_marks(poem.lines[i], m.vocab, rules);

@@ -1,109 +1,23 @@
-// sample_poem(): token-by-token decoding with masks for the form, temperature, top-k, top-p.
+// sample_poem(): candidates written line by line under the form's constraints, the best kept.
 #include "poems/sampler.h"
 
-#include <torch/nn/functional/activation.h>
 #include <torch/utils.h>
 
 #include <algorithm>
-#include <cmath>
 #include <memory>
 #include <random>
+#include <set>
 
 #include "common/error.h"
 #include "common/utf8.h"
 #include "data/text_cleaner.h"
+#include "poems/decoder.h"
 
 namespace poet {
 
 namespace {
 
-class Decoder {
- public:
-  Decoder(PoetModel& model, const Vocabulary& vocab, const SampleOptions& options)
-      : model_(model), vocab_(vocab), options_(options), rng_(options.seed) {
-    const auto v = static_cast<int64_t>(vocab.size());
-    verse_mask_ = torch::full({v}, -INFINITY);
-    free_mask_ = torch::full({v}, -INFINITY);
-    for (int64_t id = Vocabulary::kNumSpecial; id < v; ++id) {
-      const char32_t c = vocab.character(static_cast<int32_t>(id));
-      if (is_ideograph(c) && c != kUnencodable) verse_mask_[id] = 0.0;
-      if (c != kUnencodable) free_mask_[id] = 0.0;
-    }
-    free_mask_without_end_ = free_mask_.clone();
-    free_mask_[Vocabulary::kEos] = 0.0;
-    feed(Vocabulary::kBos);
-  }
-
-  // Feeds a forced token.
-  void feed(int32_t id) {
-    const torch::Tensor input = torch::tensor({{static_cast<int64_t>(id)}}, torch::kInt64).to(device());
-    auto [logits, state] = model_->forward(input, has_state_ ? &state_ : nullptr);
-    state_ = state;
-    has_state_ = true;
-    logits_ = logits.reshape({-1}).to(torch::kCPU, torch::kFloat32);  // (V)
-  }
-
-  // Samples a token allowed by `mask` (0 where allowed, -inf elsewhere) and feeds it.
-  int32_t sample(const torch::Tensor& mask) {
-    torch::Tensor scores = logits_ / std::max(options_.temperature, 1e-4) + mask;
-    torch::Tensor probs = torch::softmax(scores, 0);
-    if (options_.top_k > 0 && options_.top_k < probs.size(0)) {
-      const auto kth = std::get<0>(probs.topk(options_.top_k)).min();
-      probs = torch::where(probs >= kth, probs, torch::zeros_like(probs));
-    }
-    if (options_.top_p < 1.0) {
-      auto [sorted, indices] = probs.sort(/*dim=*/0, /*descending=*/true);
-      const torch::Tensor before = sorted.cumsum(0) - sorted;  // mass of the more likely tokens
-      sorted = torch::where(before < options_.top_p, sorted, torch::zeros_like(sorted));
-      probs = torch::zeros_like(probs).scatter(0, indices, sorted);
-    }
-    const auto p = probs.contiguous();
-    const float* data = p.data_ptr<float>();
-    double total = 0;
-    for (int64_t i = 0; i < p.size(0); ++i) total += data[i];
-    double u = std::uniform_real_distribution<double>(0.0, total)(rng_);
-    int32_t chosen = -1;
-    for (int64_t i = 0; i < p.size(0); ++i) {
-      if (data[i] <= 0) continue;
-      chosen = static_cast<int32_t>(i);
-      u -= data[i];
-      if (u <= 0) break;
-    }
-    feed(chosen);
-    return chosen;
-  }
-
-  // The decoder's state between two tokens, to sample a line again from its start.
-  struct Snapshot {
-    LstmState state;
-    bool has_state;
-    torch::Tensor logits;
-  };
-  Snapshot snapshot() const { return {state_, has_state_, logits_}; }
-  void restore(const Snapshot& s) {
-    state_ = s.state;
-    has_state_ = s.has_state;
-    logits_ = s.logits;
-  }
-
-  const torch::Tensor& verse_mask() const { return verse_mask_; }
-  const torch::Tensor& free_mask() const { return free_mask_; }
-  const torch::Tensor& free_mask_without_end() const { return free_mask_without_end_; }
-
- private:
-  torch::Device device() const { return model_->parameters().front().device(); }
-
-  PoetModel& model_;
-  const Vocabulary& vocab_;
-  const SampleOptions& options_;
-  std::mt19937_64 rng_;
-  torch::Tensor verse_mask_;
-  torch::Tensor free_mask_;
-  torch::Tensor free_mask_without_end_;
-  torch::Tensor logits_;
-  LstmState state_;
-  bool has_state_ = false;
-};
+constexpr int kCopyRetries = 20;
 
 int32_t known_id(const Vocabulary& vocab, char32_t c, const char* what) {
   const int32_t id = vocab.id_of(c);
@@ -128,55 +42,277 @@ std::vector<std::u32string> split_lines(const std::u32string& text) {
   return lines;
 }
 
-constexpr int kCopyRetries = 20;
-// Soft tones divide the probability of a character that does not fit by 10. Strict ones make
-// it vanish (exp underflows to 0) yet stay finite: should nothing fit, the choice falls back to
-// the model's own preference instead of a division by zero.
-const double kSoftPenalty = std::log(0.1);
-constexpr double kStrictPenalty = -1e9;
-constexpr double kRepeatPenalty = -1e6;
+// A seed of its own for each form and candidate: the same --seed gives a 五律 that is not its
+// 五绝 continued, and candidates that differ (splitmix64's finaliser).
+uint64_t mixed_seed(uint64_t seed, PoemForm form, uint64_t salt) {
+  uint64_t z = seed + 0x9e3779b97f4a7c15ULL * (1 + static_cast<uint64_t>(form) * 131 + salt);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
 
-// Masks for tone patterns and rhymes over the vocabulary: 0 where allowed, a penalty elsewhere.
-class VerseMasks {
- public:
-  VerseMasks(const VerseRules& rules, size_t vocab_size, ToneMode mode)
-      : penalty_(mode == ToneMode::kStrict ? kStrictPenalty : kSoftPenalty), have_groups_(rules.rhyme_groups > 0) {
-    std::vector<float> level(vocab_size, 0), oblique(vocab_size, 0), group(vocab_size, -1);
-    for (size_t i = 0; i < vocab_size; ++i) {
-      const auto id = static_cast<int32_t>(i);
-      level[i] = tone_fits(rules.tone_of(id), 'P') ? 0.f : 1.f;
-      oblique[i] = tone_fits(rules.tone_of(id), 'Z') ? 0.f : 1.f;
-      group[i] = static_cast<float>(rules.rhyme_group_of(id));
+std::string line_number(size_t line) { return "line " + std::to_string(line + 1); }
+
+// ---------------------------------------------------------------------------
+// What every candidate of one request shares: forced characters, keywords, the tone pattern.
+
+struct Plan {
+  const SampleOptions& options;
+  FormShape shape;
+  std::vector<std::vector<int32_t>> forced;    // [line][position]: a character, or -1
+  std::vector<std::vector<int32_t>> keywords;  // [line]: the keyword's ids, or none
+  TonePattern pattern;                         // regulated verse under tones strict|soft
+  std::vector<int32_t> prompt;                 // free verse
+};
+
+bool tones_allow(const Plan& plan, size_t line, size_t pos, int32_t id) {
+  if (plan.options.tones != ToneMode::kStrict) return true;
+  return tone_fits(plan.options.rules->tone_of(id), plan.pattern.lines[line][pos]);
+}
+
+// Where line `line`'s keyword may start: inside the line, clear of forced characters, and
+// under strict tones with every character fitting its mark.
+std::vector<size_t> keyword_starts(const Plan& plan, size_t line) {
+  const std::vector<int32_t>& word = plan.keywords[line];
+  std::vector<size_t> starts;
+  for (size_t p = 0; p + word.size() <= static_cast<size_t>(plan.shape.chars); ++p) {
+    bool fits = true;
+    for (size_t k = 0; k < word.size() && fits; ++k) {
+      const int32_t forced = plan.forced[line][p + k];
+      fits = (forced < 0 || forced == word[k]) && tones_allow(plan, line, p + k, word[k]);
     }
-    level_misfit_ = torch::tensor(level);
-    oblique_misfit_ = torch::tensor(oblique);
-    group_ = torch::tensor(group);
+    if (fits) starts.push_back(p);
+  }
+  return starts;
+}
+
+// Chooses the tone pattern from the seed among those every keyword fits; refuses a keyword
+// that fits none, naming it and its line.
+void choose_pattern(Plan& plan, const std::vector<std::u32string>& words, uint64_t seed) {
+  const std::vector<TonePattern> all = regulated_patterns(plan.options.form);
+  std::vector<TonePattern> fitting;
+  std::vector<int> misfits(plan.keywords.size(), 0);
+  for (const TonePattern& p : all) {
+    plan.pattern = p;
+    bool fits = true;
+    for (size_t line = 0; line < plan.keywords.size(); ++line) {
+      if (!plan.keywords[line].empty() && keyword_starts(plan, line).empty()) {
+        fits = false;
+        ++misfits[line];
+      }
+    }
+    if (fits) fitting.push_back(p);
+  }
+  if (fitting.empty()) {
+    const auto worst = static_cast<size_t>(std::max_element(misfits.begin(), misfits.end()) - misfits.begin());
+    throw Error("keyword '" + utf8_encode(words[worst]) + "' cannot fit " + line_number(worst) + " of a " +
+                form_label(plan.options.form) + " under --tones strict: its tones fit no free position of the line " +
+                (misfits[worst] == static_cast<int>(all.size()) ? "in any tone pattern"
+                                                                : "in a pattern the other keywords fit"));
+  }
+  plan.pattern = fitting[std::mt19937_64(seed)() % fitting.size()];
+}
+
+Plan make_plan(const Vocabulary& vocab, const SampleOptions& o) {
+  Plan plan{o, form_shape(o.form), {}, {}, {}, {}};
+  std::u32string prompt;
+  for (char32_t c : o.prompt) {
+    if (!is_verse_punctuation(c) || o.form == PoemForm::kFree) prompt.push_back(c);
+  }
+  if (!prompt.empty() && !o.acrostic.empty()) throw Error("--prompt and --acrostic cannot be combined");
+  for (char32_t c : prompt) plan.prompt.push_back(known_id(vocab, c, "prompt"));
+  for (char32_t c : o.acrostic) known_id(vocab, c, "acrostic");
+  if (plan.shape.lines == 0) {
+    if (!o.keywords.empty()) throw Error("--keywords needs a regular form (--form wujue, qijue, wulv or qilv)");
+    return plan;
+  }
+  const auto lines = static_cast<size_t>(plan.shape.lines);
+  const auto chars = static_cast<size_t>(plan.shape.chars);
+  if (o.acrostic.size() > lines) {
+    throw Error("acrostic has " + std::to_string(o.acrostic.size()) + " characters, but a " + form_label(o.form) +
+                " has " + std::to_string(lines) + " lines");
+  }
+  if (o.keywords.size() > lines) {
+    throw Error(std::to_string(o.keywords.size()) + " keywords, but a " + form_label(o.form) + " has " +
+                std::to_string(lines) + " lines");
+  }
+  if (prompt.size() > lines * chars) throw Error("prompt is longer than a whole " + std::string(form_label(o.form)));
+  if ((o.tones != ToneMode::kOff || o.avoid_copies) && o.rules == nullptr) {
+    throw Error("tones and the copy check need the dataset's tone table and lines (give --data)");
+  }
+  plan.forced.assign(lines, std::vector<int32_t>(chars, -1));
+  for (size_t i = 0; i < prompt.size(); ++i) plan.forced[i / chars][i % chars] = plan.prompt[i];
+  for (size_t line = 0; line < o.acrostic.size(); ++line) plan.forced[line][0] = vocab.id_of(o.acrostic[line]);
+  plan.keywords.assign(lines, {});
+  for (size_t line = 0; line < o.keywords.size(); ++line) {
+    const std::u32string& word = o.keywords[line];
+    if (word.empty() || word.size() > 2) {
+      throw Error("keyword '" + utf8_encode(word) + "' (" + line_number(line) + ") has " + std::to_string(word.size()) +
+                  " characters, expected one or two");
+    }
+    for (char32_t c : word) plan.keywords[line].push_back(known_id(vocab, c, "keyword"));
+  }
+  if (o.tones != ToneMode::kOff) {
+    choose_pattern(plan, o.keywords, mixed_seed(o.seed, o.form, /*salt=*/~0ULL));
+  } else {
+    for (size_t line = 0; line < lines; ++line) {
+      if (!plan.keywords[line].empty() && keyword_starts(plan, line).empty()) {
+        throw Error("keyword '" + utf8_encode(o.keywords[line]) + "' cannot fit " + line_number(line) +
+                    " beside the characters the prompt or acrostic put there");
+      }
+    }
+  }
+  return plan;
+}
+
+// ---------------------------------------------------------------------------
+// One candidate.
+
+class PoemWriter {
+ public:
+  PoemWriter(PoetModel& model, const Vocabulary& vocab, const Plan& plan, uint64_t seed)
+      : vocab_(vocab), plan_(plan), o_(plan.options), decoder_(model, vocab, plan.options, seed) {
+    if (o_.tones != ToneMode::kOff && plan.shape.lines > 0) {
+      masks_ = std::make_unique<VerseMasks>(*o_.rules, vocab.size(), o_.tones);
+    }
   }
 
-  torch::Tensor tone(char mark) const {
-    if (mark == '*') return torch::zeros_like(group_);
-    return (mark == 'P' ? level_misfit_ : oblique_misfit_) * penalty_;
-  }
-  // A rhyme: level tone, in `group` (any group while it is -1), not one of `used`.
-  torch::Tensor rhyme(int32_t group, const std::vector<int32_t>& used) const {
-    // Without learned groups (tone-only rules) a rhyme is a level tone.
-    torch::Tensor in_group = !have_groups_ ? torch::ones_like(group_, torch::kBool)
-                             : group < 0   ? group_ >= 0
-                                           : group_ == static_cast<float>(group);
-    torch::Tensor mask =
-        torch::where(in_group, torch::zeros_like(group_), torch::full_like(group_, penalty_)) + tone('P');
-    // A rhyme character is not repeated, unless the group has no other left: then repeating it
-    // beats leaving the group.
-    for (int32_t id : used) mask[id] = std::min(mask[id].item<double>(), 0.0) + kRepeatPenalty;
-    return mask;
+  SampledPoem write() {
+    SampledPoem poem;
+    poem.form = o_.form;
+    poem.seed = o_.seed;
+    if (masks_) {
+      poem.pattern_name = plan_.pattern.name();
+      poem.pattern = plan_.pattern.lines;
+    }
+    if (plan_.shape.lines > 0) {
+      for (size_t line = 0; line < static_cast<size_t>(plan_.shape.lines); ++line) write_line(line, poem);
+    } else {
+      write_free_verse(poem);
+    }
+    poem.lines = split_lines(poem.text);
+    poem.log_prob = decoder_.characters() > 0 ? decoder_.log_prob() / static_cast<double>(decoder_.characters()) : 0;
+    poem.repeated = repeated_share(poem.lines);
+    return poem;
   }
 
  private:
-  double penalty_;
-  bool have_groups_;
-  torch::Tensor level_misfit_;
-  torch::Tensor oblique_misfit_;
-  torch::Tensor group_;
+  struct Line {
+    std::u32string text;
+    double log_prob = -INFINITY;  // mean over its characters
+    bool sampled = false;         // drew at least one character
+    Decoder::Snapshot end;
+  };
+
+  bool rhymes(size_t line, size_t pos) const {
+    return masks_ && pos + 1 == static_cast<size_t>(plan_.shape.chars) && plan_.pattern.rhymes(line);
+  }
+
+  // Decodes one line with `forced` characters; nullopt when a forced character cannot rhyme
+  // where strict rhymes need one.
+  std::optional<Line> decode_line(size_t line, const std::vector<int32_t>& forced) {
+    Line result;
+    const Decoder::Snapshot start = decoder_.snapshot();
+    for (size_t pos = 0; pos < forced.size(); ++pos) {
+      int32_t id = forced[pos];
+      if (id >= 0) {
+        if (rhymes(line, pos) && o_.tones == ToneMode::kStrict && !can_rhyme(*o_.rules, rhymes_used_, id)) {
+          return std::nullopt;
+        }
+        decoder_.feed(id);
+      } else {
+        torch::Tensor mask = decoder_.verse_mask();
+        if (masks_) {
+          mask =
+              mask + (rhymes(line, pos) ? masks_->rhyme(rhymes_used_) : masks_->tone(plan_.pattern.lines[line][pos]));
+        }
+        id = decoder_.sample(mask);
+        result.sampled = true;
+      }
+      result.text.push_back(vocab_.character(id));
+    }
+    const auto n = static_cast<double>(decoder_.characters() - start.characters);
+    result.log_prob = (decoder_.log_prob() - start.log_prob) / std::max(n, 1.0);
+    result.end = decoder_.snapshot();
+    return result;
+  }
+
+  // The line with its keyword at each place it may go, the likeliest kept.
+  Line best_line(size_t line) {
+    const Decoder::Snapshot start = decoder_.snapshot();
+    const std::vector<int32_t>& word = plan_.keywords[line];
+    const std::vector<size_t> starts = word.empty() ? std::vector<size_t>{0} : keyword_starts(plan_, line);
+    std::optional<Line> best;
+    for (size_t p : starts) {
+      std::vector<int32_t> forced = plan_.forced[line];
+      for (size_t k = 0; k < word.size(); ++k) forced[p + k] = word[k];
+      decoder_.restore(start);
+      std::optional<Line> candidate = decode_line(line, forced);
+      if (candidate && (!best || candidate->log_prob > best->log_prob)) best = std::move(candidate);
+    }
+    if (!best) {
+      throw Error("keyword '" + utf8_encode(o_.keywords[line]) + "' cannot fit " + line_number(line) +
+                  ": where its tones fit, it would end the line on a character that does not rhyme with " +
+                  "the lines before");
+    }
+    decoder_.restore(best->end);
+    return *best;
+  }
+
+  void write_line(size_t line, SampledPoem& poem) {
+    const Decoder::Snapshot start = decoder_.snapshot();
+    Line chosen;
+    for (int attempt = 0;; ++attempt) {
+      chosen = best_line(line);
+      if (!o_.avoid_copies || !chosen.sampled || o_.rules->training_lines.count(chosen.text) == 0) break;
+      if (attempt == kCopyRetries) {
+        ++poem.lines_copied;
+        break;
+      }
+      ++poem.lines_resampled;
+      decoder_.restore(start);
+    }
+    if (masks_ && plan_.pattern.rhymes(line)) rhymes_used_.push_back(vocab_.id_of(chosen.text.back()));
+    poem.text += chosen.text;
+    const char32_t mark = line % 2 == 0 ? U'，' : U'。';
+    decoder_.feed(known_id(vocab_, mark, "line-end"));
+    poem.text.push_back(mark);
+  }
+
+  void write_free_verse(SampledPoem& poem) {
+    size_t line = 0;
+    bool line_start = true;
+    for (int32_t id : plan_.prompt) {
+      decoder_.feed(id);
+      poem.text.push_back(vocab_.character(id));
+      line_start = is_line_end(vocab_.character(id));
+      line += line_start;
+    }
+    while (static_cast<int64_t>(poem.text.size()) < o_.max_chars) {
+      if (line_start && !o_.acrostic.empty()) {
+        if (line == o_.acrostic.size()) break;
+        decoder_.feed(vocab_.id_of(o_.acrostic[line]));
+        poem.text.push_back(o_.acrostic[line]);
+        line_start = false;
+        continue;
+      }
+      // An acrostic's poem may not end before its last line.
+      const bool may_end = line >= o_.acrostic.size();
+      const int32_t id = decoder_.sample(may_end ? decoder_.free_mask() : decoder_.free_mask_without_end());
+      if (id == Vocabulary::kEos) break;
+      const char32_t c = vocab_.character(id);
+      poem.text.push_back(c);
+      line_start = is_line_end(c);
+      line += line_start;
+    }
+  }
+
+  const Vocabulary& vocab_;
+  const Plan& plan_;
+  const SampleOptions& o_;
+  Decoder decoder_;
+  std::unique_ptr<VerseMasks> masks_;
+  std::vector<int32_t> rhymes_used_;
 };
 
 }  // namespace
@@ -206,125 +342,46 @@ PoemForm parse_form(const std::string& text, const std::string& field) {
   throw Error(field + ": '" + text + "' is not a form, expected wujue, qijue, wulv, qilv or free");
 }
 
-SampledPoem sample_poem(PoetModel& model, const Vocabulary& vocab, const SampleOptions& options) {
-  std::u32string prompt;
-  for (char32_t c : options.prompt) {
-    if (!is_verse_punctuation(c) || options.form == PoemForm::kFree) prompt.push_back(c);
+double repeated_share(const std::vector<std::u32string>& lines) {
+  std::set<char32_t> seen;
+  int64_t characters = 0;
+  int64_t repeats = 0;
+  for (const auto& line : lines) {
+    for (char32_t c : line) {
+      if (!is_ideograph(c)) continue;
+      ++characters;
+      repeats += !seen.insert(c).second;
+    }
   }
-  if (!prompt.empty() && !options.acrostic.empty()) throw Error("--prompt and --acrostic cannot be combined");
-  for (char32_t c : prompt) known_id(vocab, c, "prompt");
-  for (char32_t c : options.acrostic) known_id(vocab, c, "acrostic");
+  return characters > 0 ? static_cast<double>(repeats) / static_cast<double>(characters) : 0.0;
+}
 
+double candidate_score(const SampledPoem& poem) { return poem.log_prob - kRepeatWeight * poem.repeated; }
+
+SampledPoem sample_poem(PoetModel& model, const Vocabulary& vocab, const SampleOptions& options) {
+  if (!(options.temperature >= 0)) {
+    throw Error("--temperature is " + std::to_string(options.temperature) + ", expected 0 (greedy) or more");
+  }
+  if (options.top_k < 0) {
+    throw Error("--top-k is " + std::to_string(options.top_k) + ", expected 0 (off) or a positive number");
+  }
+  if (!(options.top_p > 0 && options.top_p <= 1)) throw Error("--top-p must be in (0, 1]");
+  if (options.candidates < 1) {
+    throw Error("--candidates is " + std::to_string(options.candidates) + ", expected at least 1");
+  }
+  const Plan plan = make_plan(vocab, options);
   torch::NoGradGuard no_grad;
   model->eval();
-  Decoder decoder(model, vocab, options);
-  SampledPoem poem;
-  poem.form = options.form;
-  poem.seed = options.seed;
-  size_t forced = 0;  // prompt characters used
-
-  const FormShape shape = form_shape(options.form);
-  if (shape.lines > 0) {
-    if (options.acrostic.size() > static_cast<size_t>(shape.lines)) {
-      throw Error("acrostic has " + std::to_string(options.acrostic.size()) + " characters, but a " +
-                  form_label(options.form) + " has " + std::to_string(shape.lines) + " lines");
-    }
-    if (prompt.size() > static_cast<size_t>(shape.lines * shape.chars)) {
-      throw Error("prompt is longer than a whole " + std::string(form_label(options.form)));
-    }
-    if ((options.tones != ToneMode::kOff || options.avoid_copies) && options.rules == nullptr) {
-      throw Error("tones and the copy check need the dataset's tone table and lines (give --data)");
-    }
-    std::unique_ptr<VerseMasks> masks;
-    TonePattern pattern;
-    if (options.tones != ToneMode::kOff) {
-      masks = std::make_unique<VerseMasks>(*options.rules, vocab.size(), options.tones);
-      const auto patterns = regulated_patterns(options.form);
-      pattern = patterns[std::mt19937_64(options.seed ^ 0x9e3779b97f4a7c15ULL)() % patterns.size()];
-      poem.pattern_name = pattern.name();
-      poem.pattern = pattern.lines;
-    }
-    int32_t rhyme_group = -1;
-    std::vector<int32_t> rhymes_used;
-    for (int line = 0; line < shape.lines; ++line) {
-      const Decoder::Snapshot line_start = decoder.snapshot();
-      const size_t forced_at_start = forced;
-      const int32_t group_at_start = rhyme_group;
-      const size_t rhymes_at_start = rhymes_used.size();
-      std::u32string text;
-      for (int attempt = 0;; ++attempt) {
-        bool sampled = false;
-        for (int pos = 0; pos < shape.chars; ++pos) {
-          int32_t id;
-          if (pos == 0 && static_cast<size_t>(line) < options.acrostic.size()) {
-            id = known_id(vocab, options.acrostic[static_cast<size_t>(line)], "acrostic");
-            decoder.feed(id);
-          } else if (forced < prompt.size()) {
-            id = known_id(vocab, prompt[forced++], "prompt");
-            decoder.feed(id);
-          } else {
-            torch::Tensor mask = decoder.verse_mask();
-            if (masks) {
-              const bool rhyme = pos == shape.chars - 1 && pattern.rhymes(static_cast<size_t>(line));
-              mask = mask + (rhyme ? masks->rhyme(rhyme_group, rhymes_used)
-                                   : masks->tone(pattern.lines[static_cast<size_t>(line)][static_cast<size_t>(pos)]));
-            }
-            id = decoder.sample(mask);
-            sampled = true;
-          }
-          if (masks && pos == shape.chars - 1 && pattern.rhymes(static_cast<size_t>(line))) {
-            if (rhyme_group < 0) rhyme_group = options.rules->rhyme_group_of(static_cast<int32_t>(id));
-            rhymes_used.push_back(id);
-          }
-          text.push_back(vocab.character(id));
-        }
-        if (!options.avoid_copies || !sampled || options.rules->training_lines.count(text) == 0) break;
-        if (attempt == kCopyRetries) {
-          ++poem.lines_copied;
-          break;
-        }
-        ++poem.lines_resampled;
-        decoder.restore(line_start);
-        forced = forced_at_start;
-        rhyme_group = group_at_start;
-        rhymes_used.resize(rhymes_at_start);
-        text.clear();
-      }
-      poem.text += text;
-      const char32_t mark = line % 2 == 0 ? U'，' : U'。';
-      decoder.feed(known_id(vocab, mark, "line-end"));
-      poem.text.push_back(mark);
-    }
-  } else {
-    size_t line = 0;
-    bool line_start = true;
-    for (char32_t c : prompt) {
-      decoder.feed(known_id(vocab, c, "prompt"));
-      poem.text.push_back(c);
-      line_start = is_line_end(c);
-      line += line_start;
-    }
-    while (static_cast<int64_t>(poem.text.size()) < options.max_chars) {
-      if (line_start && !options.acrostic.empty()) {
-        if (line == options.acrostic.size()) break;
-        const int32_t id = known_id(vocab, options.acrostic[line], "acrostic");
-        decoder.feed(id);
-        poem.text.push_back(options.acrostic[line]);
-        line_start = false;
-        continue;
-      }
-      // An acrostic's poem may not end before its last line.
-      const bool may_end = line >= options.acrostic.size();
-      const int32_t id = decoder.sample(may_end ? decoder.free_mask() : decoder.free_mask_without_end());
-      if (id == Vocabulary::kEos) break;
-      const char32_t c = vocab.character(id);
-      poem.text.push_back(c);
-      line_start = is_line_end(c);
-      line += line_start;
-    }
+  // Greedy decoding writes one poem whatever the count.
+  const int64_t count = options.temperature == 0 ? 1 : options.candidates;
+  std::optional<SampledPoem> best;
+  for (int64_t k = 0; k < count; ++k) {
+    SampledPoem poem =
+        PoemWriter(model, vocab, plan, mixed_seed(options.seed, options.form, static_cast<uint64_t>(k))).write();
+    if (!best || candidate_score(poem) > candidate_score(*best)) best = std::move(poem);
   }
-  poem.lines = split_lines(poem.text);
-  return poem;
+  best->candidates = count;
+  return *best;
 }
 
 }  // namespace poet

@@ -1,13 +1,38 @@
 #!/usr/bin/env bash
-# Finds the Tang corpus and prints its folder on stdout (messages go to stderr):
+# Finds the project's data and prints its folder on stdout (messages go to stderr).
+# `scripts/get-data.sh`: the Tang corpus,
 #   1. $POET_DATA, when set;
 #   2. ../shared/data/chinese-poetry beside this repository;
 #   3. else the npm package chinese-poetry@2.0.1, fetched with `npm pack` into
 #      ${POET_CACHE:-<repo>/data-cache}, checked against its published sha512 integrity, and
 #      unpacked with only the Tang poems and their tone patterns.
+# `scripts/get-data.sh pingshui`: the 平水韵 rhyme table (pingshui.json), for prepare --pingshui,
+#   1. $POET_PINGSHUI, when set (the file or its folder);
+#   2. ../shared/data/pingshui beside this repository, when it holds pingshui.json;
+#   3. else exit 1: no package registry has it to fetch, and data is never committed here.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+if [ "${1:-}" = pingshui ]; then
+  if [ -n "${POET_PINGSHUI:-}" ]; then
+    [ -e "$POET_PINGSHUI" ] || { echo "get-data: \$POET_PINGSHUI=$POET_PINGSHUI is not a file or folder" >&2; exit 1; }
+    echo "$POET_PINGSHUI"
+    exit 0
+  fi
+  shared=$(realpath -m "$repo/../shared/data/pingshui")
+  if [ -f "$shared/pingshui.json" ]; then
+    echo "$shared"
+    exit 0
+  fi
+  cat >&2 <<EOF
+get-data: the 平水韵 rhyme table (pingshui.json) was not found, and no package registry has it:
+  put pingshui.json in $shared, or set POET_PINGSHUI to the file or its folder.
+  Without it, rhymes fall back to groups learned from the corpus.
+EOF
+  exit 1
+fi
+
 package="chinese-poetry@2.0.1"
 integrity="sha512-KtYARvV7CWNtax0na9+Jn6PlhGgSoid7PWyDzXI4KsCEm2odZcqEQyval5koaLygZnM/EQ3lfJ//25K8p3uHNg=="
 

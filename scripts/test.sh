@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test suite, as CI runs it on a clean clone: installs what is missing, gets the corpus
-# for the tests that need it, builds everything, starts a one-node Slurm (munged, slurmctld,
-# slurmd) for the scheduler tests, runs ctest, and stops those daemons by pid.
+# and the 平水韵 rhyme table for the tests that need them, builds everything, starts a one-node
+# Slurm (munged, slurmctld, slurmd) for the scheduler tests, runs ctest, and stops those daemons
+# by pid.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -10,6 +11,11 @@ if data=$(scripts/get-data.sh); then
   export POET_DATA="$data"
 else
   echo "test: no corpus could be found or fetched; the real-corpus tests will be skipped" >&2
+fi
+if pingshui=$(scripts/get-data.sh pingshui); then
+  export POET_PINGSHUI="$pingshui"
+else
+  echo "test: no 平水韵 rhyme table was found; the 平水韵 tests will be skipped" >&2
 fi
 build_dir=${POET_BUILD_DIR:-build}
 cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null

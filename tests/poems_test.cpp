@@ -23,14 +23,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string error_of(const std::function<void()>& call) {
-  try {
-    call();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using test::error_of;
 
 TEST(LoadModel, GivesBackTheSavedModelAndTheDatasetItWasTrainedOn) {
   test::ScratchDir dir;

@@ -1,6 +1,8 @@
 // Test helpers: scratch folders, fixtures, and running the binary.
 #include "test_support.h"
 
+#include "common/error.h"
+
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -8,9 +10,9 @@
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
-#include <thread>
 #include <random>
 #include <sstream>
+#include <thread>
 
 namespace poet::test {
 
@@ -68,8 +70,7 @@ CommandResult run_command(const std::string& shell_command) {
 }
 
 BackgroundCommand::BackgroundCommand(const std::string& shell_command) {
-  const std::string command =
-      "exec " + shell_command + " >" + (dir_ / "stdout") + " 2>" + (dir_ / "stderr");
+  const std::string command = "exec " + shell_command + " >" + (dir_ / "stdout") + " 2>" + (dir_ / "stderr");
   pid_ = ::fork();
   if (pid_ == 0) {
     ::setpgid(0, 0);
@@ -135,10 +136,26 @@ bool eventually(double seconds, const std::function<bool()>& condition) {
   return true;
 }
 
+std::string error_of(const std::function<void()>& call) {
+  try {
+    call();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
 std::string real_corpus_dir() {
   if (const char* env = std::getenv("POET_DATA"); env != nullptr && fs::is_directory(env)) return env;
   const fs::path shared = fs::path(POET_SOURCE_DIR) / ".." / "shared" / "data" / "chinese-poetry";
   return fs::is_directory(shared) ? fs::canonical(shared).string() : "";
+}
+
+std::string real_pingshui_file() {
+  fs::path path = fs::path(POET_SOURCE_DIR) / ".." / "shared" / "data" / "pingshui";
+  if (const char* env = std::getenv("POET_PINGSHUI"); env != nullptr && *env != '\0') path = env;
+  if (fs::is_directory(path)) path /= "pingshui.json";
+  return fs::is_regular_file(path) ? fs::canonical(path).string() : "";
 }
 
 }  // namespace poet::test
@@ -159,8 +176,8 @@ void write_fixture_dataset(const std::string& path, int poems, double val_fracti
   };
   nlohmann::json entries = nlohmann::json::array();
   for (int i = 0; i < poems; ++i) {
-    entries.push_back(poem("fixture-" + std::to_string(i), {line(i) + "，" + line(i + 11) + "。",
-                                                            line(i + 23) + "，" + line(i + 37) + "。"}));
+    entries.push_back(poem("fixture-" + std::to_string(i),
+                           {line(i) + "，" + line(i + 11) + "。", line(i + 23) + "，" + line(i + 37) + "。"}));
   }
   const fs::path corpus = fs::path(path).parent_path() / "fixture-corpus";
   write_clone(corpus, entries);

@@ -73,9 +73,15 @@ std::vector<pid_t> children_with_environment(pid_t parent, const std::string& en
 // Polls `condition` every 50 ms for up to `seconds`; returns its last value.
 bool eventually(double seconds, const std::function<bool()>& condition);
 
+// The message of the poet::Error `call` throws; "(no error)" when it throws none.
+std::string error_of(const std::function<void()>& call);
+
 // Where the real corpus is: $POET_DATA, else ../shared/data/chinese-poetry beside the
 // source tree; "" when neither exists.
 std::string real_corpus_dir();
+// The 平水韵's pingshui.json: $POET_PINGSHUI (the file or its folder), else
+// ../shared/data/pingshui beside the source tree; "" when neither exists.
+std::string real_pingshui_file();
 
 }  // namespace poet::test
 

@@ -8,7 +8,9 @@
 #include "data/dataset_file.h"
 #include "data/text_cleaner.h"
 #include "data/verse_rules.h"
+#include "poems/decoder.h"
 #include "poems/evaluate.h"
+#include "poems/poem_likelihood.h"
 #include "poems/sampler.h"
 #include "test_support.h"
 #include "untrained_model.h"
@@ -57,12 +59,13 @@ TEST(CharTones, AreLookedUpByTokenAndMarkedForPeople) {
   VerseRules rules;
   rules.tone = {CharTone::kUnknown, CharTone::kUnknown, CharTone::kUnknown, CharTone::kUnknown,
                 CharTone::kLevel,   CharTone::kOblique, CharTone::kBoth};  // 花 beyond the table
-  rules.rhyme_group = {-1, -1, -1, -1, 0};
+  rules.rhymes = {{}, {}, {}, {}, {0, 2}};
   EXPECT_EQ(rules.tone_of(4), CharTone::kLevel);
   EXPECT_EQ(rules.tone_of(7), CharTone::kUnknown);
   EXPECT_EQ(rules.tone_of(-1), CharTone::kUnknown);
-  EXPECT_EQ(rules.rhyme_group_of(4), 0);
-  EXPECT_EQ(rules.rhyme_group_of(5), -1);
+  EXPECT_EQ(rules.rhymes_of(4), (std::vector<int32_t>{0, 2}));
+  EXPECT_TRUE(rules.rhymes_of(5).empty());
+  EXPECT_TRUE(rules.rhymes_of(9).empty());
   EXPECT_EQ(tone_marks(U"山水，月花雪。", vocab, rules), "平仄中？？");  // 雪: not in the vocabulary
 }
 
@@ -72,15 +75,32 @@ class Verse : public ::testing::Test {
     test::write_fixture_dataset(dir_ / "d.h5", 40);
     const DatasetFile file(dir_ / "d.h5");
     vocab_ = file.vocab();
-    // Every third character oblique, the others level in three rhyme groups.
+    // Every third character oblique, the others level in three rhyme groups; the level characters
+    // whose id is 1 mod 9 rhyme in a fourth group too, as a character of two readings does.
     for (size_t id = 0; id < vocab_.size(); ++id) {
       const bool verse = id >= Vocabulary::kNumSpecial && is_ideograph(vocab_.character(static_cast<int32_t>(id)));
       rules_.tone.push_back(!verse ? CharTone::kUnknown : id % 3 == 0 ? CharTone::kOblique : CharTone::kLevel);
-      rules_.rhyme_group.push_back(rules_.tone.back() == CharTone::kLevel ? static_cast<int32_t>(id % 9 / 3) : -1);
+      rules_.rhymes.emplace_back();
+      if (rules_.tone.back() != CharTone::kLevel) continue;
+      rules_.rhymes.back().push_back(static_cast<int32_t>(id % 9 / 3));
+      if (id % 9 == 1) rules_.rhymes.back().push_back(3);
     }
-    rules_.rhyme_groups = 3;
+    rules_.rhyme_groups = 4;
     model_ = test::untrained_model(static_cast<int64_t>(vocab_.size()));
   }
+
+  // The fixture's characters of tone `tone` (rhyming in `group`, when >= 0), in id order.
+  std::u32string chars_where(CharTone tone, int32_t group = -1) const {
+    std::u32string chars;
+    for (size_t id = Vocabulary::kNumSpecial; id < vocab_.size(); ++id) {
+      const auto& groups = rules_.rhymes[id];
+      if (rules_.tone[id] != tone) continue;
+      if (group >= 0 && std::find(groups.begin(), groups.end(), group) == groups.end()) continue;
+      chars.push_back(vocab_.character(static_cast<int32_t>(id)));
+    }
+    return chars;
+  }
+  int32_t id(char32_t c) const { return vocab_.id_of(c); }
 
   std::vector<std::u32string> plain_lines(const SampledPoem& poem) {
     std::vector<std::u32string> lines;
@@ -133,6 +153,7 @@ TEST_F(Verse, ALineCopiedFromTheTrainingSetIsSampledAgain) {
   o.tones = ToneMode::kOff;
   o.rules = &rules_;
   o.seed = 7;
+  o.candidates = 1;  // the poem itself, not the likeliest of several
   o.avoid_copies = false;
   const SampledPoem first = sample_poem(model_, vocab_, o);
   rules_.training_lines.insert(first.lines[0].substr(0, 5));  // its first line is now "in the training set"
@@ -156,6 +177,174 @@ TEST_F(Verse, TonesNeedTheRules) {
   o.tones = ToneMode::kOff;
   o.avoid_copies = false;
   EXPECT_NO_THROW(sample_poem(model_, vocab_, o));
+}
+
+TEST_F(Verse, ACharacterOfTwoGroupsRhymesWithEitherButTheRhymesMustShareOne) {
+  const std::u32string both = chars_where(CharTone::kLevel, 3);  // groups 0 and 3
+  ASSERT_FALSE(both.empty());
+  const char32_t two = both[0];
+  const char32_t zero = chars_where(CharTone::kLevel, 0).back();  // group 0 alone
+  const char32_t one = chars_where(CharTone::kLevel, 1)[0];
+  ASSERT_EQ(rules_.rhymes_of(id(zero)), std::vector<int32_t>{0});
+  EXPECT_EQ(shared_rhymes(rules_, {id(two)}), (std::vector<int32_t>{0, 3}));
+  EXPECT_TRUE(can_rhyme(rules_, {id(two)}, id(zero)));
+  EXPECT_TRUE(can_rhyme(rules_, {id(zero)}, id(two)));
+  EXPECT_FALSE(can_rhyme(rules_, {id(two)}, id(one)));
+  EXPECT_FALSE(can_rhyme(rules_, {}, id(chars_where(CharTone::kOblique)[0])));  // no level group
+  // Scored the same way: 五绝 lines 2 and 4 ending on `two` and `zero` rhyme; on `two` and `one` not.
+  const std::u32string level = chars_where(CharTone::kLevel);
+  const std::u32string oblique = chars_where(CharTone::kOblique);
+  std::u32string body;  // four level characters none of the lines ends on
+  for (char32_t c : level) {
+    if (body.size() < 4 && c != two && c != zero && c != one) body.push_back(c);
+  }
+  ASSERT_EQ(body.size(), 4u);
+  const auto poem = [&](char32_t end2, char32_t end4) {
+    return std::vector<std::u32string>{body + oblique[0], body + end2, body + oblique[1], body + end4};
+  };
+  const PoemScores rhymed = score_poem(poem(two, zero), PoemForm::kWujue, rules_, vocab_);
+  EXPECT_EQ(rhymed.rhyme, 1.0);
+  EXPECT_EQ(rhymed.line_ends, 1.0);  // lines 1 and 3 end oblique, 2 and 4 in group 0
+  const PoemScores unrhymed = score_poem(poem(two, one), PoemForm::kWujue, rules_, vocab_);
+  EXPECT_EQ(unrhymed.rhyme, 0.0);
+  EXPECT_EQ(unrhymed.line_ends, 0.75);  // line 4 is outside line 2's groups
+  // Line 1 may end in the rhyme (首句入韵) but not on a level tone outside it; line 3 never on a level one.
+  EXPECT_EQ(
+      score_poem({body + zero, body + two, body + oblique[1], body + zero}, PoemForm::kWujue, rules_, vocab_).line_ends,
+      1.0);
+  EXPECT_EQ(
+      score_poem({body + one, body + two, body + body[0], body + zero}, PoemForm::kWujue, rules_, vocab_).line_ends,
+      0.5);
+  // `body` repeats its four characters in every line: 12 of 20 characters are repeats.
+  EXPECT_DOUBLE_EQ(rhymed.repeated, (20.0 - 8.0) / 20.0);
+}
+
+TEST_F(Verse, TheChosenCandidateIsTheLikeliestLessRepeats) {
+  SampleOptions o;
+  o.form = PoemForm::kQijue;
+  o.tones = ToneMode::kStrict;
+  o.rules = &rules_;
+  int better = 0;
+  for (uint64_t seed = 1; seed <= 6; ++seed) {
+    o.seed = seed;
+    o.candidates = 1;
+    const SampledPoem first = sample_poem(model_, vocab_, o);  // candidate 0 of any count
+    o.candidates = 6;
+    const SampledPoem best = sample_poem(model_, vocab_, o);
+    EXPECT_EQ(best.candidates, 6);
+    EXPECT_GE(candidate_score(best), candidate_score(first));
+    better += candidate_score(best) > candidate_score(first);
+    // The decoder's running sum is the teacher-forced measure evaluate uses.
+    const std::vector<double> forced = mean_log_probs(model_, vocab_, {plain_lines(best)});
+    EXPECT_NEAR(best.log_prob, forced[0], 1e-4);
+    EXPECT_DOUBLE_EQ(best.repeated, repeated_share(best.lines));
+    EXPECT_NEAR(candidate_score(best), best.log_prob - kRepeatWeight * best.repeated, 1e-12);
+  }
+  EXPECT_GE(better, 3);  // more candidates find a likelier poem most of the time
+}
+
+TEST_F(Verse, TemperatureZeroTakesTheLikeliestCharacterEachTime) {
+  SampleOptions o;
+  o.form = PoemForm::kWujue;
+  o.tones = ToneMode::kOff;
+  o.avoid_copies = false;
+  o.temperature = 0;
+  o.seed = 1;
+  const SampledPoem greedy = sample_poem(model_, vocab_, o);
+  o.seed = 99;
+  EXPECT_EQ(sample_poem(model_, vocab_, o).text, greedy.text);  // no draw, so no seed
+  // Replayed by hand: at each position the likeliest Chinese character given the text before.
+  torch::NoGradGuard no_grad;
+  std::vector<int64_t> prefix = {Vocabulary::kBos};
+  for (char32_t c : greedy.text) {
+    const torch::Tensor input = torch::tensor(prefix).unsqueeze(0);
+    auto [logits, state] = model_->forward(input);
+    const torch::Tensor last = logits[0][static_cast<int64_t>(prefix.size()) - 1];  // (V)
+    if (is_ideograph(c)) {
+      int32_t best = -1;
+      for (size_t i = Vocabulary::kNumSpecial; i < vocab_.size(); ++i) {
+        const auto t = static_cast<int32_t>(i);
+        if (is_ideograph(vocab_.character(t)) && (best < 0 || last[t].item<float>() > last[best].item<float>()))
+          best = t;
+      }
+      EXPECT_EQ(vocab_.character(best), c) << "at character " << prefix.size();
+    }
+    prefix.push_back(vocab_.id_of(c));
+  }
+}
+
+TEST_F(Verse, OptionsOutOfRangeAreRefusedByName) {
+  SampleOptions o;
+  o.form = PoemForm::kWujue;
+  o.rules = &rules_;
+  o.top_k = -1;
+  EXPECT_EQ(test::error_of([&] { sample_poem(model_, vocab_, o); }),
+            "--top-k is -1, expected 0 (off) or a positive number");
+  o.top_k = 0;
+  o.temperature = -0.5;
+  EXPECT_NE(test::error_of([&] { sample_poem(model_, vocab_, o); }).find("--temperature is -0.5"), std::string::npos);
+  o.temperature = 0.8;
+  o.candidates = 0;
+  EXPECT_EQ(test::error_of([&] { sample_poem(model_, vocab_, o); }), "--candidates is 0, expected at least 1");
+}
+
+TEST_F(Verse, EachFormWritesAPoemOfItsOwnFromOneSeed) {
+  SampleOptions o;
+  o.tones = ToneMode::kOff;
+  o.avoid_copies = false;
+  o.candidates = 1;
+  o.seed = 1;
+  o.form = PoemForm::kWujue;
+  const SampledPoem quatrain = sample_poem(model_, vocab_, o);
+  o.form = PoemForm::kWulv;
+  const SampledPoem regulated = sample_poem(model_, vocab_, o);
+  int same = 0;
+  for (size_t l = 0; l < 4; ++l) same += quatrain.lines[l] == regulated.lines[l];
+  EXPECT_EQ(same, 0) << utf8_encode(quatrain.text) << " / " << utf8_encode(regulated.text);
+}
+
+TEST_F(Verse, KeywordsLandInTheirLinesWithinTonesAndRhyme) {
+  const std::u32string level = chars_where(CharTone::kLevel);
+  const std::u32string oblique = chars_where(CharTone::kOblique);
+  SampleOptions o;
+  o.form = PoemForm::kQijue;
+  o.tones = ToneMode::kStrict;
+  o.rules = &rules_;
+  o.keywords = {level.substr(0, 1), oblique.substr(0, 1) + level.substr(1, 1), oblique.substr(1, 1)};
+  for (uint64_t seed = 1; seed <= 4; ++seed) {
+    o.seed = seed;
+    const SampledPoem poem = sample_poem(model_, vocab_, o);
+    for (size_t l = 0; l < o.keywords.size(); ++l) {
+      EXPECT_NE(poem.lines[l].find(o.keywords[l]), std::u32string::npos)
+          << "line " << l + 1 << " " << utf8_encode(poem.lines[l]) << " lacks " << utf8_encode(o.keywords[l]);
+    }
+    const PoemScores s = score_poem(plain_lines(poem), o.form, rules_, vocab_);
+    EXPECT_DOUBLE_EQ(s.tone, 1.0);
+    EXPECT_EQ(s.rhyme, 1.0);
+  }
+}
+
+TEST_F(Verse, AKeywordThatFitsNoTonePatternIsRefusedNamingItAndItsLine) {
+  // Two characters of unknown tone fit only the free positions, and no two of those are adjacent.
+  const std::u32string level = chars_where(CharTone::kLevel);
+  VerseRules rules = rules_;
+  rules.tone[static_cast<size_t>(id(level[0]))] = CharTone::kUnknown;
+  rules.tone[static_cast<size_t>(id(level[1]))] = CharTone::kUnknown;
+  SampleOptions o;
+  o.form = PoemForm::kWujue;
+  o.tones = ToneMode::kStrict;
+  o.rules = &rules;
+  o.keywords = {level.substr(2, 1), level.substr(0, 2)};
+  const std::string word = utf8_encode(level.substr(0, 2));
+  EXPECT_EQ(test::error_of([&] { sample_poem(model_, vocab_, o); }),
+            "keyword '" + word +
+                "' cannot fit line 2 of a 五绝 under --tones strict: its tones fit no free "
+                "position of the line in any tone pattern");
+  o.tones = ToneMode::kSoft;  // soft tones weigh, so any place will do
+  EXPECT_NE(sample_poem(model_, vocab_, o).lines[1].find(level.substr(0, 2)), std::u32string::npos);
+  o.keywords = {U"春夏秋"};
+  EXPECT_NE(test::error_of([&] { sample_poem(model_, vocab_, o); }).find("has 3 characters, expected one or two"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -241,6 +241,7 @@ void TrainingRun::write_samples() {
     SampleOptions so;
     so.rules = verse_rules_.get();
     so.avoid_copies = false;
+    so.candidates = 1;  // a glimpse of progress, not worth slowing training for
     so.form = form;
     so.seed = static_cast<uint64_t>(position_.step);
     so.max_chars = 120;

@@ -1,0 +1,86 @@
+// One poem's decoding, token by token: the model's state, the draw (temperature, top-k, top-p;
+// greedy at temperature 0) under a mask over the vocabulary, and the model's own log-probability
+// of every Chinese character fed, which candidates are chosen by. VerseMasks turns tone marks and
+// rhymes into such masks.
+#pragma once
+
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "data/verse_rules.h"
+#include "data/vocabulary.h"
+#include "model/poet_model.h"
+#include "poems/sampler.h"
+
+namespace poet {
+
+class Decoder {
+ public:
+  Decoder(PoetModel& model, const Vocabulary& vocab, const SampleOptions& options, uint64_t seed);
+
+  // Feeds a token: forced, or drawn by sample().
+  void feed(int32_t id);
+  // Draws a token allowed by `mask` (0 where allowed, a penalty or -inf elsewhere) and feeds it.
+  int32_t sample(const torch::Tensor& mask);
+
+  // The state between two tokens, to decode a line again from its start.
+  struct Snapshot {
+    LstmState state;
+    bool has_state = false;
+    torch::Tensor logits;
+    double log_prob = 0;
+    int64_t characters = 0;
+  };
+  Snapshot snapshot() const;
+  void restore(const Snapshot& s);
+
+  // Sum of log p(character | what precedes) under the model (temperature 1, no mask) over the
+  // Chinese characters fed so far, and their number.
+  double log_prob() const { return log_prob_; }
+  int64_t characters() const { return characters_; }
+
+  const torch::Tensor& verse_mask() const { return verse_mask_; }  // Chinese characters only
+  const torch::Tensor& free_mask() const { return free_mask_; }    // anything but <unk> and specials
+  const torch::Tensor& free_mask_without_end() const { return free_mask_without_end_; }
+
+ private:
+  PoetModel& model_;
+  const Vocabulary& vocab_;
+  const SampleOptions& options_;
+  std::mt19937_64 rng_;
+  torch::Tensor verse_mask_;
+  torch::Tensor free_mask_;
+  torch::Tensor free_mask_without_end_;
+  torch::Tensor logits_;  // (V) fp32, for the next token
+  LstmState state_;
+  bool has_state_ = false;
+  double log_prob_ = 0;
+  int64_t characters_ = 0;
+};
+
+// Soft tones divide the probability of a character that does not fit by 10. Strict ones make
+// it vanish (exp underflows to 0) yet stay finite: should nothing fit, the choice falls back to
+// the model's own preference instead of a division by zero.
+class VerseMasks {
+ public:
+  VerseMasks(const VerseRules& rules, size_t vocab_size, ToneMode mode);
+
+  // 0 where a character fits the pattern mark ('P', 'Z', '*'), the mode's penalty elsewhere.
+  torch::Tensor tone(char mark) const;
+  // At a rhyme: 0 where can_rhyme(), the penalty elsewhere; a character of `used` far lower still
+  // (repeating a rhyme beats leaving the group, when nothing else is left).
+  torch::Tensor rhyme(const std::vector<int32_t>& used) const;
+
+ private:
+  const VerseRules& rules_;
+  double penalty_;
+  torch::Tensor level_misfit_;
+  torch::Tensor oblique_misfit_;
+};
+
+// May `id` end a rhyming line after the rhymes `used`? With rhyme groups: when it rhymes in a
+// group all of them rhyme in (any group at the first rhyme). With tones alone: a level tone.
+bool can_rhyme(const VerseRules& rules, const std::vector<int32_t>& used, int32_t id);
+
+}  // namespace poet
