@@ -59,7 +59,8 @@ class Decoder {
   int64_t characters_ = 0;
 };
 
-// Soft tones divide the probability of a character that does not fit by 10. Strict ones make
+// Soft tones divide the probability of a character that does not fit by 10, soft rhymes by 10^5.
+// Strict ones make
 // it vanish (exp underflows to 0) yet stay finite: should nothing fit, the choice falls back to
 // the model's own preference instead of a division by zero.
 class VerseMasks {
@@ -68,13 +69,14 @@ class VerseMasks {
 
   // 0 where a character fits the pattern mark ('P', 'Z', '*'), the mode's penalty elsewhere.
   torch::Tensor tone(char mark) const;
-  // At a rhyme: 0 where can_rhyme(), the penalty elsewhere; a character of `used` far lower still
+  // At a rhyme: 0 where can_rhyme(), the rhyme penalty elsewhere; a character of `used` far lower still
   // (repeating a rhyme beats leaving the group, when nothing else is left).
   torch::Tensor rhyme(const std::vector<int32_t>& used) const;
 
  private:
   const VerseRules& rules_;
   double penalty_;
+  double rhyme_penalty_;
   torch::Tensor level_misfit_;
   torch::Tensor oblique_misfit_;
 };

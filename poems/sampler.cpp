@@ -171,7 +171,11 @@ Plan make_plan(const Vocabulary& vocab, const SampleOptions& o) {
 class PoemWriter {
  public:
   PoemWriter(PoetModel& model, const Vocabulary& vocab, const Plan& plan, uint64_t seed)
-      : vocab_(vocab), plan_(plan), o_(plan.options), decoder_(model, vocab, plan.options, seed) {
+      : vocab_(vocab),
+        plan_(plan),
+        o_(plan.options),
+        decoder_(model, vocab, plan.options, seed),
+        repeats_(torch::zeros({static_cast<int64_t>(vocab.size())})) {
     if (o_.tones != ToneMode::kOff && plan.shape.lines > 0) {
       masks_ = std::make_unique<VerseMasks>(*o_.rules, vocab.size(), o_.tones);
     }
@@ -213,6 +217,7 @@ class PoemWriter {
   std::optional<Line> decode_line(size_t line, const std::vector<int32_t>& forced) {
     Line result;
     const Decoder::Snapshot start = decoder_.snapshot();
+    torch::Tensor repeats = repeats_.clone();  // (V) the poem's characters so far, this line's too
     for (size_t pos = 0; pos < forced.size(); ++pos) {
       int32_t id = forced[pos];
       if (id >= 0) {
@@ -221,7 +226,7 @@ class PoemWriter {
         }
         decoder_.feed(id);
       } else {
-        torch::Tensor mask = decoder_.verse_mask();
+        torch::Tensor mask = decoder_.verse_mask() + repeats;
         if (masks_) {
           mask =
               mask + (rhymes(line, pos) ? masks_->rhyme(rhymes_used_) : masks_->tone(plan_.pattern.lines[line][pos]));
@@ -230,6 +235,7 @@ class PoemWriter {
         result.sampled = true;
       }
       result.text.push_back(vocab_.character(id));
+      repeats[id] = kRepeatDraw;
     }
     const auto n = static_cast<double>(decoder_.characters() - start.characters);
     result.log_prob = (decoder_.log_prob() - start.log_prob) / std::max(n, 1.0);
@@ -273,6 +279,7 @@ class PoemWriter {
       decoder_.restore(start);
     }
     if (masks_ && plan_.pattern.rhymes(line)) rhymes_used_.push_back(vocab_.id_of(chosen.text.back()));
+    for (char32_t c : chosen.text) repeats_[vocab_.id_of(c)] = kRepeatDraw;
     poem.text += chosen.text;
     const char32_t mark = line % 2 == 0 ? U'，' : U'。';
     decoder_.feed(known_id(vocab_, mark, "line-end"));
@@ -313,6 +320,7 @@ class PoemWriter {
   Decoder decoder_;
   std::unique_ptr<VerseMasks> masks_;
   std::vector<int32_t> rhymes_used_;
+  torch::Tensor repeats_;  // (V) kRepeatDraw at the characters of the lines written, else 0
 };
 
 }  // namespace

@@ -9,11 +9,13 @@
 // character of each line; a prompt forces the first characters of the poem; keywords put word i
 // into line i, at the position where the model finds the line most likely.
 //
-// sample_poem() writes `candidates` poems under the same constraints and returns the one the
-// model itself finds most likely: the highest mean log-probability per character, less
-// kRepeatWeight for each unit of the share of characters repeated within the poem.
+// A regular poem's characters already used are drawn less often (kRepeatDraw). sample_poem()
+// writes `candidates` poems under the same constraints and returns the one the model itself
+// finds most likely: the highest mean log-probability per character, less kRepeatWeight for each
+// unit of the share of characters repeated within the poem.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -30,10 +32,16 @@ enum class ToneMode { kStrict, kSoft, kOff };
 ToneMode parse_tone_mode(const std::string& text, const std::string& field);
 const char* tone_mode_name(ToneMode mode);
 
-// Measured in the issue-13 note: the quality of the poem chosen still rose at 8, and one 七律
-// takes about a second on 2 cores.
-constexpr int64_t kDefaultCandidates = 8;
+// The most candidates one 七律 can have in about a second of writing on 2 cores (0.95 s; loading
+// the model and dataset adds about 1 s): the chosen poem's log-probability per character rose
+// from -4.88 (1) to -4.53 (8), -4.51 (12) and -4.45 (16, 1.33 s), the issue-13 note's curve.
+constexpr int64_t kDefaultCandidates = 12;
 constexpr double kRepeatWeight = 2.0;
+// A character already in a regular poem is drawn with its probability divided by 20 (this, added
+// to its logit): the model alone repeats 4-11% of a poem's characters, the validation poems
+// 1.7-2.6% (issue-13 note), and choosing among candidates for fewer repeats alone trades away too
+// much likelihood to close the gap.
+const double kRepeatDraw = std::log(1.0 / 20);
 
 struct SampleOptions {
   PoemForm form = PoemForm::kFree;

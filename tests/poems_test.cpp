@@ -16,6 +16,7 @@
 #include "data/dataset_file.h"
 #include "model/precision_choice.h"
 #include "poems/load_model.h"
+#include "poems/sampler.h"
 #include "test_support.h"
 
 namespace poet {
@@ -116,16 +117,45 @@ TEST_F(Poems, EvaluateScoresEveryFormAndToneModeBesideRealPoems) {
     }
     if (source == "validation poems") {
       EXPECT_GT(row["poems"].get<int>(), 50) << row;
-      // Real regulated poems mostly rhyme within one learned group.
+      // Real regulated poems mostly rhyme within one group, and end their lines where they should.
       EXPECT_GT(row["rhyme_compliance"].get<double>(), 0.6) << row;
+      EXPECT_GT(row["line_end_share"].get<double>(), 0.8) << row;
+      EXPECT_LT(row["repeated_char_share"].get<double>(), 0.05) << row;
     }
     EXPECT_GE(row["copied_line_share"].get<double>(), 0.0);
     EXPECT_LE(row["copied_line_share"].get<double>(), 1.0);
+    // A probability below 1 and above the uniform guess's worst: log p in (-20, 0).
+    EXPECT_LT(row["mean_log_prob"].get<double>(), 0.0) << row;
+    EXPECT_GT(row["mean_log_prob"].get<double>(), -20.0) << row;
   }
+  EXPECT_EQ(j["candidates"], kDefaultCandidates);
   const auto& groups = j["rhyme_groups"];
+  // test.sh hands prepare the 平水韵 when it is at hand; else rhymes are learned.
+  EXPECT_EQ(groups["table"], test::real_pingshui_file().empty()
+                                 ? "learned from the corpus (the dataset holds no 平水韵: prepare it with --pingshui)"
+                                 : "平水韵");
   const double agreement = groups["agreeing"].get<double>() / groups["held_out_poems"].get<double>();
   EXPECT_GT(agreement, 0.8);
   EXPECT_LT(groups["chance"].get<double>(), 0.2);
+}
+
+// The first line of the report's poem of `form` in the model's script.
+std::string first_line_of(const std::string& html, const std::string& form) {
+  const size_t heading = html.find("<h3>" + form + " · ");
+  if (heading == std::string::npos) return "(no " + form + ")";
+  const size_t start = html.find("</h3>\n", heading) + 6;
+  return html.substr(start, html.find_first_of(" <", start) - start);
+}
+
+TEST_F(Poems, ReportGivesEachFormAPoemOfItsOwn) {
+  const auto r = test::run_poet("report " + path("run") + " --output " + path("own.html"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string html = test::read_text(path("own.html"));
+  // One seed wrote every form's poem: a 五律 was once its 五绝 continued, a 七律 its 七绝.
+  EXPECT_NE(first_line_of(html, "五绝"), first_line_of(html, "五律"));
+  EXPECT_NE(first_line_of(html, "七绝"), first_line_of(html, "七律"));
+  EXPECT_EQ(first_line_of(html, "五绝").size(), 5u * 3 + 3);  // five characters and ，, in UTF-8
+  EXPECT_NE(html.find("the best of " + std::to_string(kDefaultCandidates) + " candidates"), std::string::npos);
 }
 
 // Opens `html` in headless Chromium: (data-check of the page, console errors, screenshot bytes).

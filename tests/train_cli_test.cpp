@@ -287,5 +287,33 @@ TEST_F(TrainCli, SampleWritesJson) {
   EXPECT_NE(refused.err.find("'龍'"), std::string::npos) << refused.err;
 }
 
+TEST_F(TrainCli, SampleTakesGreedyDecodingKeywordsAndCandidates) {
+  ASSERT_EQ(train("run").exit_code, 0);
+  const std::string sample = "sample --checkpoint " + (dir_ / "run/checkpoints/ckpt-00000040.pt") + " --json ";
+  // Temperature 0 is greedy decoding, as in most generation tools: every seed writes one poem.
+  const auto greedy = run_poet(sample + "--form wujue --temperature 0 --num 2");
+  ASSERT_EQ(greedy.exit_code, 0) << greedy.err;
+  const json g = json::parse(greedy.out)["poems"];
+  EXPECT_EQ(g[0]["text"], g[1]["text"]);
+  EXPECT_EQ(g[0]["candidates"], 1);
+  const auto negative = run_poet(sample + "--form wujue --top-k -1");
+  EXPECT_EQ(negative.exit_code, 1);
+  EXPECT_NE(negative.err.find("--top-k is -1, expected 0 (off) or a positive number"), std::string::npos)
+      << negative.err;
+  // Keywords in either script, one a line, a two-character word among them; a 七绝 to fit them.
+  const auto keywords = run_poet(sample + "--keywords 风,云,,月 --tones off");
+  EXPECT_EQ(keywords.exit_code, 1);
+  EXPECT_NE(keywords.err.find("an empty keyword"), std::string::npos) << keywords.err;
+  const auto placed = run_poet(sample + "--keywords 风，云雨,月 --tones off --candidates 3");
+  ASSERT_EQ(placed.exit_code, 0) << placed.err;
+  const json k = json::parse(placed.out)["poems"][0];
+  EXPECT_EQ(k["form"], "qijue");
+  EXPECT_EQ(k["candidates"], 3);
+  EXPECT_LT(k["log_prob"].get<double>(), 0.0);
+  EXPECT_NE(k["lines"][0].get<std::string>().find("風"), std::string::npos) << k;
+  EXPECT_NE(k["lines"][1].get<std::string>().find("雲雨"), std::string::npos) << k;
+  EXPECT_NE(k["lines"][2].get<std::string>().find("月"), std::string::npos) << k;
+}
+
 }  // namespace
 }  // namespace poet

@@ -3,6 +3,9 @@
 // constraints must hold) and hand-made rules over the fixture's vocabulary.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <set>
+
 #include "common/error.h"
 #include "common/utf8.h"
 #include "data/dataset_file.h"
@@ -76,14 +79,14 @@ class Verse : public ::testing::Test {
     const DatasetFile file(dir_ / "d.h5");
     vocab_ = file.vocab();
     // Every third character oblique, the others level in three rhyme groups; the level characters
-    // whose id is 1 mod 9 rhyme in a fourth group too, as a character of two readings does.
+    // whose id is 1 or 4 mod 9 rhyme in a fourth group too, as characters of two readings do.
     for (size_t id = 0; id < vocab_.size(); ++id) {
       const bool verse = id >= Vocabulary::kNumSpecial && is_ideograph(vocab_.character(static_cast<int32_t>(id)));
       rules_.tone.push_back(!verse ? CharTone::kUnknown : id % 3 == 0 ? CharTone::kOblique : CharTone::kLevel);
       rules_.rhymes.emplace_back();
       if (rules_.tone.back() != CharTone::kLevel) continue;
       rules_.rhymes.back().push_back(static_cast<int32_t>(id % 9 / 3));
-      if (id % 9 == 1) rules_.rhymes.back().push_back(3);
+      if (id % 9 == 1 || id % 9 == 4) rules_.rhymes.back().push_back(3);
     }
     rules_.rhyme_groups = 4;
     model_ = test::untrained_model(static_cast<int64_t>(vocab_.size()));
@@ -180,19 +183,27 @@ TEST_F(Verse, TonesNeedTheRules) {
 }
 
 TEST_F(Verse, ACharacterOfTwoGroupsRhymesWithEitherButTheRhymesMustShareOne) {
-  const std::u32string both = chars_where(CharTone::kLevel, 3);  // groups 0 and 3
-  ASSERT_FALSE(both.empty());
-  const char32_t two = both[0];
-  const char32_t zero = chars_where(CharTone::kLevel, 0).back();  // group 0 alone
-  const char32_t one = chars_where(CharTone::kLevel, 1)[0];
-  ASSERT_EQ(rules_.rhymes_of(id(zero)), std::vector<int32_t>{0});
+  const std::u32string level = chars_where(CharTone::kLevel);
+  const auto first_with = [&](std::vector<int32_t> groups) {
+    for (char32_t c : level) {
+      if (rules_.rhymes_of(id(c)) == groups) return c;
+    }
+    ADD_FAILURE() << "no character rhymes in exactly those groups";
+    return U'?';
+  };
+  const char32_t two = first_with({0, 3});
+  const char32_t other_two = first_with({1, 3});
+  const char32_t zero = first_with({0});
+  const char32_t one = first_with({1});
   EXPECT_EQ(shared_rhymes(rules_, {id(two)}), (std::vector<int32_t>{0, 3}));
+  EXPECT_EQ(shared_rhymes(rules_, {id(two), id(other_two)}), std::vector<int32_t>{3});
   EXPECT_TRUE(can_rhyme(rules_, {id(two)}, id(zero)));
   EXPECT_TRUE(can_rhyme(rules_, {id(zero)}, id(two)));
+  EXPECT_TRUE(can_rhyme(rules_, {id(two)}, id(other_two)));  // through their second groups
   EXPECT_FALSE(can_rhyme(rules_, {id(two)}, id(one)));
+  EXPECT_FALSE(can_rhyme(rules_, {id(two), id(other_two)}, id(zero)));          // every rhyme so far must share it
   EXPECT_FALSE(can_rhyme(rules_, {}, id(chars_where(CharTone::kOblique)[0])));  // no level group
   // Scored the same way: 五绝 lines 2 and 4 ending on `two` and `zero` rhyme; on `two` and `one` not.
-  const std::u32string level = chars_where(CharTone::kLevel);
   const std::u32string oblique = chars_where(CharTone::kOblique);
   std::u32string body;  // four level characters none of the lines ends on
   for (char32_t c : level) {
@@ -253,21 +264,28 @@ TEST_F(Verse, TemperatureZeroTakesTheLikeliestCharacterEachTime) {
   const SampledPoem greedy = sample_poem(model_, vocab_, o);
   o.seed = 99;
   EXPECT_EQ(sample_poem(model_, vocab_, o).text, greedy.text);  // no draw, so no seed
-  // Replayed by hand: at each position the likeliest Chinese character given the text before.
+  // Replayed by hand: at each position the likeliest Chinese character given the text before,
+  // a character already written counting kRepeatDraw less.
   torch::NoGradGuard no_grad;
   std::vector<int64_t> prefix = {Vocabulary::kBos};
+  std::set<int32_t> written;
   for (char32_t c : greedy.text) {
     const torch::Tensor input = torch::tensor(prefix).unsqueeze(0);
     auto [logits, state] = model_->forward(input);
     const torch::Tensor last = logits[0][static_cast<int64_t>(prefix.size()) - 1];  // (V)
     if (is_ideograph(c)) {
       int32_t best = -1;
+      double best_score = -INFINITY;
       for (size_t i = Vocabulary::kNumSpecial; i < vocab_.size(); ++i) {
         const auto t = static_cast<int32_t>(i);
-        if (is_ideograph(vocab_.character(t)) && (best < 0 || last[t].item<float>() > last[best].item<float>()))
+        const double score = last[t].item<float>() + (written.count(t) > 0 ? kRepeatDraw : 0.0);
+        if (is_ideograph(vocab_.character(t)) && score > best_score) {
           best = t;
+          best_score = score;
+        }
       }
       EXPECT_EQ(vocab_.character(best), c) << "at character " << prefix.size();
+      written.insert(vocab_.id_of(c));
     }
     prefix.push_back(vocab_.id_of(c));
   }
