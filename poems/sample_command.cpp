@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <optional>
 
 #include "common/error.h"
@@ -89,7 +90,9 @@ void run_sample(const SampleCommand& c, std::ostream& out) {
   nlohmann::json poems = nlohmann::json::array();
   for (int64_t i = 0; i < c.num; ++i) {
     options.seed = c.seed + static_cast<uint64_t>(i);
+    const auto start = std::chrono::steady_clock::now();
     const SampledPoem poem = sample_poem(m.model, m.vocab, options);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     nlohmann::json lines = nlohmann::json::array();
     for (const auto& line : poem.lines) lines.push_back(to_output.convert(utf8_encode(line)));
     const std::string text = to_output.convert(utf8_encode(poem.text));
@@ -103,6 +106,7 @@ void run_sample(const SampleCommand& c, std::ostream& out) {
                        {"log_prob", poem.log_prob},
                        {"repeated", poem.repeated},
                        {"candidates", poem.candidates},
+                       {"seconds", seconds},
                        {"lines_resampled", poem.lines_resampled},
                        {"lines_copied", poem.lines_copied}});
     } else {

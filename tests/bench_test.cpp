@@ -163,6 +163,19 @@ TEST_F(Bench, PrecisionBenchComparesFp32AndBf16) {
                   "  compute  LSTM bf16, output layer bf16, .*", "           bf16: run.precision bf16, .*"});
 }
 
+// Candidates: the chosen poem's quality and the time to write it at each count.
+TEST_F(Bench, CandidatesBenchWeighsQualityAgainstTime) {
+  const auto trained = test::run_poet("train --config " + tiny() + " --data " + data() + " --run-dir " +
+                                      (*dir_ / "candidates") + " --set run.steps=2");
+  ASSERT_EQ(trained.exit_code, 0) << trained.err;
+  const std::string row = " +-" + kNumber + " +" + kNumber + "% +" + kNumber;  // logp, repeats, seconds
+  expect_figures(
+      kSource + "/bench/candidates_bench.sh " + (*dir_ / "candidates/checkpoints/best.pt") + " " + kBuild + " 2 '1 3'",
+      {"candidates  logp/char  repeated  s/poem \\(median\\)", " +1" + row, " +3" + row,
+       "one 七律 at the default \\(" + kNumber + " candidates\\): " + kNumber + " s writing, " + kNumber +
+           " s wall with loading"});
+}
+
 TEST_F(Bench, PrepareBenchTimesTheFixtureCorpus) {
   expect_figures(kBuild + "/bin/prepare_bench --input " + (*dir_ / "fixture-corpus") + " --runs 1",
                  {"threads 1 median: " + kNumber + " s, " + kNumber + " MB/s .*"});
