@@ -131,6 +131,14 @@ void add_rhyme_table_option(CLI::App* cmd, std::string& table) {
       ->check(CLI::IsMember({"pingshui", "learned"}));
 }
 
+void add_search_option(CLI::App* cmd, std::string& search) {
+  cmd->add_option("--search", search,
+                  "candidates (whole poems, the likeliest kept) or beam (line by line, the 4 likeliest partial "
+                  "poems kept, as many lines written)")
+      ->check(CLI::IsMember({"candidates", "beam"}))
+      ->capture_default_str();
+}
+
 void add_sample(CLI::App& app, SampleCommand& c, std::string& script) {
   auto* cmd = app.add_subcommand("sample", "Write poems with a trained checkpoint");
   cmd->add_option("--checkpoint", c.checkpoint, "Checkpoint file (run-dir/checkpoints/...)")->required();
@@ -142,6 +150,7 @@ void add_sample(CLI::App& app, SampleCommand& c, std::string& script) {
       ->check(CLI::IsMember({"wujue", "qijue", "wulv", "qilv", "free"}));
   cmd->add_option("--candidates", c.candidates, "Poems written under the same constraints; the likeliest is kept")
       ->capture_default_str();
+  add_search_option(cmd, c.search);
   cmd->add_option("--temperature", c.temperature, "Sampling temperature (0: greedy)")->capture_default_str();
   cmd->add_option("--top-k", c.top_k, "Keep the k most likely characters (0: all)")->capture_default_str();
   cmd->add_option("--top-p", c.top_p, "Keep the most likely characters up to this mass")->capture_default_str();
@@ -253,6 +262,7 @@ int run_cli(int argc, char** argv) {
       ->capture_default_str();
   evaluate->add_option("--candidates", evaluate_options.candidates, "Candidates a poem (as sample --candidates)")
       ->capture_default_str();
+  add_search_option(evaluate, evaluate_options.search);
   add_rhyme_table_option(evaluate, evaluate_options.rhyme_table);
   ReportOptions report_options;
   auto* report = app.add_subcommand("report", "Write RUN_DIR/report.html: loss curves, evaluation, poems");

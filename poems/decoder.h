@@ -19,6 +19,9 @@ class Decoder {
  public:
   Decoder(PoetModel& model, const Vocabulary& vocab, const SampleOptions& options, uint64_t seed);
 
+  // A generator of its own from here on, for a copy that is to write on differently.
+  void reseed(uint64_t seed) { rng_.seed(seed); }
+
   // Feeds a token: forced, or drawn by sample().
   void feed(int32_t id);
   // Draws a token allowed by `mask` (0 where allowed, a penalty or -inf elsewhere) and feeds it.

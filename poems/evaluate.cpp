@@ -170,6 +170,7 @@ void run_evaluate(const EvaluateOptions& o, std::ostream& out) {
       so.tones = parse_tone_mode(mode, "--tones");
       so.rules = &rules;
       so.candidates = o.candidates;
+      so.search = parse_search(o.search, "--search");
       for (int64_t seed = 1; seed <= o.num; ++seed) {
         so.seed = static_cast<uint64_t>(seed);
         const SampledPoem poem = sample_poem(m.model, vocab, so);
@@ -188,8 +189,8 @@ void run_evaluate(const EvaluateOptions& o, std::ostream& out) {
   const RhymeAgreement agreement = measure_rhyme_agreement(rules, file, Split::kVal);
 
   char line[256];
-  out << "checkpoint  " << o.checkpoint << " (step " << m.meta.step << "), best of " << o.candidates
-      << " candidates a poem\n";
+  out << "checkpoint  " << o.checkpoint << " (step " << m.meta.step << "), " << o.candidates << " candidates a poem ("
+      << o.search << ")\n";
   std::snprintf(line, sizeof(line), "validation  loss %.4f, perplexity %.1f over %lld characters\n", val_loss,
                 std::exp(val_loss), static_cast<long long>(targets));
   out << line;
@@ -221,6 +222,7 @@ void run_evaluate(const EvaluateOptions& o, std::ostream& out) {
                       {"val_perplexity", std::exp(val_loss)},
                       {"num", o.num},
                       {"candidates", o.candidates},
+                      {"search", o.search},
                       {"rhyme_groups",
                        {{"table", rules.rhyme_table},
                         {"groups", rules.rhyme_groups},

@@ -74,6 +74,7 @@ void run_sample(const SampleCommand& c, std::ostream& out) {
   options.keywords = split_keywords(c.keywords, to_model);
   options.form = choose_form(c, std::max(options.acrostic.size(), options.keywords.size()));
   options.candidates = c.candidates;
+  options.search = parse_search(c.search, "--search");
   options.temperature = c.temperature;
   options.top_k = c.top_k;
   options.top_p = c.top_p;
@@ -106,6 +107,7 @@ void run_sample(const SampleCommand& c, std::ostream& out) {
                        {"log_prob", poem.log_prob},
                        {"repeated", poem.repeated},
                        {"candidates", poem.candidates},
+                       {"search", c.search},
                        {"seconds", seconds},
                        {"lines_resampled", poem.lines_resampled},
                        {"lines_copied", poem.lines_copied}});

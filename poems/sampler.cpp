@@ -177,27 +177,71 @@ class PoemWriter {
         decoder_(model, vocab, plan.options, seed),
         repeats_(torch::zeros({static_cast<int64_t>(vocab.size())})) {
     if (o_.tones != ToneMode::kOff && plan.shape.lines > 0) {
-      masks_ = std::make_unique<VerseMasks>(*o_.rules, vocab.size(), o_.tones);
+      masks_ = std::make_shared<const VerseMasks>(*o_.rules, vocab.size(), o_.tones);
+    }
+    poem_.form = o_.form;
+    poem_.seed = o_.seed;
+    if (masks_) {
+      poem_.pattern_name = plan_.pattern.name();
+      poem_.pattern = plan_.pattern.lines;
     }
   }
+  // A copy writes on from the same point, with a generator of its own (reseed()).
+  PoemWriter(const PoemWriter& other)
+      : vocab_(other.vocab_),
+        plan_(other.plan_),
+        o_(other.o_),
+        decoder_(other.decoder_),
+        masks_(other.masks_),
+        rhymes_used_(other.rhymes_used_),
+        repeats_(other.repeats_.clone()),
+        poem_(other.poem_) {}
 
   SampledPoem write() {
-    SampledPoem poem;
-    poem.form = o_.form;
-    poem.seed = o_.seed;
-    if (masks_) {
-      poem.pattern_name = plan_.pattern.name();
-      poem.pattern = plan_.pattern.lines;
-    }
     if (plan_.shape.lines > 0) {
-      for (size_t line = 0; line < static_cast<size_t>(plan_.shape.lines); ++line) write_line(line, poem);
+      for (size_t line = 0; line < static_cast<size_t>(plan_.shape.lines); ++line) write_line(line);
     } else {
-      write_free_verse(poem);
+      write_free_verse();
     }
-    poem.lines = split_lines(poem.text);
-    poem.log_prob = decoder_.characters() > 0 ? decoder_.log_prob() / static_cast<double>(decoder_.characters()) : 0;
-    poem.repeated = repeated_share(poem.lines);
-    return poem;
+    return finish();
+  }
+
+  void reseed(uint64_t seed) { decoder_.reseed(seed); }
+
+  // The score of the poem so far, as candidate_score() scores a whole one.
+  double score() const {
+    const double log_prob =
+        decoder_.characters() > 0 ? decoder_.log_prob() / static_cast<double>(decoder_.characters()) : 0;
+    return log_prob - kRepeatWeight * repeated_share({poem_.text});
+  }
+  const std::u32string& text() const { return poem_.text; }
+
+  SampledPoem finish() {
+    poem_.lines = split_lines(poem_.text);
+    poem_.log_prob = decoder_.characters() > 0 ? decoder_.log_prob() / static_cast<double>(decoder_.characters()) : 0;
+    poem_.repeated = repeated_share(poem_.lines);
+    return poem_;
+  }
+
+  void write_line(size_t line) {
+    const Decoder::Snapshot start = decoder_.snapshot();
+    Line chosen;
+    for (int attempt = 0;; ++attempt) {
+      chosen = best_line(line);
+      if (!o_.avoid_copies || !chosen.sampled || o_.rules->training_lines.count(chosen.text) == 0) break;
+      if (attempt == kCopyRetries) {
+        ++poem_.lines_copied;
+        break;
+      }
+      ++poem_.lines_resampled;
+      decoder_.restore(start);
+    }
+    if (masks_ && plan_.pattern.rhymes(line)) rhymes_used_.push_back(vocab_.id_of(chosen.text.back()));
+    for (char32_t c : chosen.text) repeats_[vocab_.id_of(c)] = kRepeatDraw;
+    poem_.text += chosen.text;
+    const char32_t mark = line % 2 == 0 ? U'，' : U'。';
+    decoder_.feed(known_id(vocab_, mark, "line-end"));
+    poem_.text.push_back(mark);
   }
 
  private:
@@ -265,41 +309,20 @@ class PoemWriter {
     return *best;
   }
 
-  void write_line(size_t line, SampledPoem& poem) {
-    const Decoder::Snapshot start = decoder_.snapshot();
-    Line chosen;
-    for (int attempt = 0;; ++attempt) {
-      chosen = best_line(line);
-      if (!o_.avoid_copies || !chosen.sampled || o_.rules->training_lines.count(chosen.text) == 0) break;
-      if (attempt == kCopyRetries) {
-        ++poem.lines_copied;
-        break;
-      }
-      ++poem.lines_resampled;
-      decoder_.restore(start);
-    }
-    if (masks_ && plan_.pattern.rhymes(line)) rhymes_used_.push_back(vocab_.id_of(chosen.text.back()));
-    for (char32_t c : chosen.text) repeats_[vocab_.id_of(c)] = kRepeatDraw;
-    poem.text += chosen.text;
-    const char32_t mark = line % 2 == 0 ? U'，' : U'。';
-    decoder_.feed(known_id(vocab_, mark, "line-end"));
-    poem.text.push_back(mark);
-  }
-
-  void write_free_verse(SampledPoem& poem) {
+  void write_free_verse() {
     size_t line = 0;
     bool line_start = true;
     for (int32_t id : plan_.prompt) {
       decoder_.feed(id);
-      poem.text.push_back(vocab_.character(id));
+      poem_.text.push_back(vocab_.character(id));
       line_start = is_line_end(vocab_.character(id));
       line += line_start;
     }
-    while (static_cast<int64_t>(poem.text.size()) < o_.max_chars) {
+    while (static_cast<int64_t>(poem_.text.size()) < o_.max_chars) {
       if (line_start && !o_.acrostic.empty()) {
         if (line == o_.acrostic.size()) break;
         decoder_.feed(vocab_.id_of(o_.acrostic[line]));
-        poem.text.push_back(o_.acrostic[line]);
+        poem_.text.push_back(o_.acrostic[line]);
         line_start = false;
         continue;
       }
@@ -308,7 +331,7 @@ class PoemWriter {
       const int32_t id = decoder_.sample(may_end ? decoder_.free_mask() : decoder_.free_mask_without_end());
       if (id == Vocabulary::kEos) break;
       const char32_t c = vocab_.character(id);
-      poem.text.push_back(c);
+      poem_.text.push_back(c);
       line_start = is_line_end(c);
       line += line_start;
     }
@@ -318,10 +341,41 @@ class PoemWriter {
   const Plan& plan_;
   const SampleOptions& o_;
   Decoder decoder_;
-  std::unique_ptr<VerseMasks> masks_;
+  std::shared_ptr<const VerseMasks> masks_;
   std::vector<int32_t> rhymes_used_;
   torch::Tensor repeats_;  // (V) kRepeatDraw at the characters of the lines written, else 0
+  SampledPoem poem_;
 };
+
+// Line by line, the `width` best partial poems kept, each extended by `per_beam` lines drawn
+// with generators of their own.
+SampledPoem beam_search(PoetModel& model, const Vocabulary& vocab, const Plan& plan, int64_t width, int64_t per_beam) {
+  const SampleOptions& o = plan.options;
+  std::vector<std::unique_ptr<PoemWriter>> beams;
+  beams.push_back(std::make_unique<PoemWriter>(model, vocab, plan, mixed_seed(o.seed, o.form, 0)));
+  for (size_t line = 0; line < static_cast<size_t>(plan.shape.lines); ++line) {
+    std::vector<std::unique_ptr<PoemWriter>> children;
+    for (size_t b = 0; b < beams.size(); ++b) {
+      for (int64_t k = 0; k < per_beam; ++k) {
+        auto child = std::make_unique<PoemWriter>(*beams[b]);
+        child->reseed(mixed_seed(o.seed, o.form, (line + 1) * 1000003 + b * 1009 + static_cast<uint64_t>(k)));
+        child->write_line(line);
+        children.push_back(std::move(child));
+      }
+    }
+    std::stable_sort(children.begin(), children.end(),
+                     [](const auto& a, const auto& b) { return a->score() > b->score(); });
+    beams.clear();
+    std::set<std::u32string> kept;
+    for (auto& child : children) {
+      if (static_cast<int64_t>(beams.size()) < width && kept.insert(child->text()).second)
+        beams.push_back(std::move(child));
+    }
+  }
+  SampledPoem best = beams.front()->finish();
+  best.candidates = width * per_beam;
+  return best;
+}
 
 }  // namespace
 
@@ -341,6 +395,12 @@ const char* tone_mode_name(ToneMode mode) {
     default:
       return "off";
   }
+}
+
+Search parse_search(const std::string& text, const std::string& field) {
+  if (text == "candidates") return Search::kCandidates;
+  if (text == "beam") return Search::kBeam;
+  throw Error(field + ": '" + text + "' is not a search, expected candidates or beam");
 }
 
 PoemForm parse_form(const std::string& text, const std::string& field) {
@@ -382,6 +442,10 @@ SampledPoem sample_poem(PoetModel& model, const Vocabulary& vocab, const SampleO
   model->eval();
   // Greedy decoding writes one poem whatever the count.
   const int64_t count = options.temperature == 0 ? 1 : options.candidates;
+  if (options.search == Search::kBeam && count > 1 && plan.shape.lines > 0) {
+    const int64_t width = std::min(kBeamWidth, count);
+    return beam_search(model, vocab, plan, width, count / width);
+  }
   std::optional<SampledPoem> best;
   for (int64_t k = 0; k < count; ++k) {
     SampledPoem poem =

@@ -43,12 +43,21 @@ constexpr double kRepeatWeight = 2.0;
 // much likelihood to close the gap.
 const double kRepeatDraw = std::log(1.0 / 20);
 
+// How candidates are spent: whole poems, the likeliest kept; or a line-level beam search that
+// keeps the kBeamWidth likeliest partial poems, extending each with candidates / kBeamWidth
+// sampled lines at every line (as many lines written as whole candidates would write).
+enum class Search { kCandidates, kBeam };
+constexpr int64_t kBeamWidth = 4;
+// candidates|beam; throws poet::Error naming `field` otherwise.
+Search parse_search(const std::string& text, const std::string& field);
+
 struct SampleOptions {
   PoemForm form = PoemForm::kFree;
   std::u32string prompt;                 // in the model's script
   std::u32string acrostic;               // in the model's script
   std::vector<std::u32string> keywords;  // one or two characters each, line by line; regular forms
   int64_t candidates = kDefaultCandidates;
+  Search search = Search::kCandidates;
   double temperature = 0.8;  // 0: greedy
   int64_t top_k = 0;         // 0: off
   double top_p = 0.95;       // 1: off

@@ -171,9 +171,10 @@ TEST_F(Bench, CandidatesBenchWeighsQualityAgainstTime) {
   const std::string row = " +-" + kNumber + " +" + kNumber + "% +" + kNumber;  // logp, repeats, seconds
   expect_figures(
       kSource + "/bench/candidates_bench.sh " + (*dir_ / "candidates/checkpoints/best.pt") + " " + kBuild + " 2 '1 3'",
-      {"candidates  logp/char  repeated  s/poem \\(median\\)", " +1" + row, " +3" + row,
-       "one 七律 at the default \\(" + kNumber + " candidates\\): " + kNumber + " s writing, " + kNumber +
-           " s wall with loading"});
+      {"search      candidates  logp/char  repeated  s/poem \\(median\\)", "candidates +1" + row, "beam +1" + row,
+       "candidates +3" + row, "beam +3" + row,
+       "one 七律 at the defaults \\(" + kNumber + " candidates, (candidates|beam)\\): " + kNumber + " s writing, " +
+           kNumber + " s wall with loading"});
 }
 
 TEST_F(Bench, PrepareBenchTimesTheFixtureCorpus) {

@@ -254,6 +254,28 @@ TEST_F(Verse, TheChosenCandidateIsTheLikeliestLessRepeats) {
   EXPECT_GE(better, 3);  // more candidates find a likelier poem most of the time
 }
 
+TEST_F(Verse, BeamSearchKeepsEveryConstraintAndRepeatsItself) {
+  SampleOptions o;
+  o.form = PoemForm::kQilv;
+  o.tones = ToneMode::kStrict;
+  o.rules = &rules_;
+  o.search = Search::kBeam;
+  o.candidates = 8;
+  o.keywords = {chars_where(CharTone::kLevel).substr(0, 1)};
+  for (uint64_t seed = 1; seed <= 3; ++seed) {
+    o.seed = seed;
+    const SampledPoem poem = sample_poem(model_, vocab_, o);
+    EXPECT_EQ(poem.candidates, 8);  // 4 beams, 2 lines drawn from each
+    const PoemScores s = score_poem(plain_lines(poem), o.form, rules_, vocab_);
+    EXPECT_EQ(s.form, 1.0);
+    EXPECT_DOUBLE_EQ(s.tone, 1.0);
+    EXPECT_EQ(s.rhyme, 1.0);
+    EXPECT_NE(poem.lines[0].find(o.keywords[0]), std::u32string::npos);
+    EXPECT_NEAR(poem.log_prob, mean_log_probs(model_, vocab_, {plain_lines(poem)})[0], 1e-4);
+    EXPECT_EQ(sample_poem(model_, vocab_, o).text, poem.text);
+  }
+}
+
 TEST_F(Verse, TemperatureZeroTakesTheLikeliestCharacterEachTime) {
   SampleOptions o;
   o.form = PoemForm::kWujue;
