@@ -4,6 +4,7 @@
 #include <xxhash.h>
 
 #include <algorithm>
+#include <functional>
 
 #include "common/error.h"
 
@@ -252,11 +253,18 @@ RhymeTable DatasetFile::rhyme_table() const {
     const bool offsets_fit = r.token_offsets.size() == vocab_.size() + 1 && r.token_offsets.front() == 0 &&
                              std::is_sorted(r.token_offsets.begin(), r.token_offsets.end()) &&
                              r.token_offsets.back() == static_cast<int64_t>(r.token_groups.size());
-    if (r.group_level.size() != r.group_names.size() || !offsets_fit ||
-        std::any_of(r.token_groups.begin(), r.token_groups.end(), [&](int16_t g) { return g < 0 || g >= groups; })) {
+    // Readers intersect a token's groups as sorted sets (shared_rhymes()).
+    bool groups_fit = offsets_fit;
+    for (size_t t = 0; groups_fit && t + 1 < r.token_offsets.size(); ++t) {
+      const auto first = r.token_groups.begin() + r.token_offsets[t];
+      const auto last = r.token_groups.begin() + r.token_offsets[t + 1];
+      groups_fit = std::all_of(first, last, [&](int16_t g) { return g >= 0 && g < groups; }) &&
+                   std::adjacent_find(first, last, std::greater_equal<int16_t>()) == last;
+    }
+    if (r.group_level.size() != r.group_names.size() || !groups_fit) {
       throw Error(
           "expected one level flag a group, token_offsets rising from 0 over the vocabulary to the end of "
-          "token_groups, and group numbers below " +
+          "token_groups, and each token's group numbers rising, below " +
           std::to_string(groups));
     }
     return r;

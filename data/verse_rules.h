@@ -65,7 +65,7 @@ RhymeSource parse_rhyme_source(const std::string& text, const std::string& field
 
 struct VerseRules {
   std::vector<CharTone> tone;                         // by token id
-  std::vector<std::vector<int32_t>> rhymes;           // by token id: the level groups it rhymes in
+  std::vector<std::vector<int32_t>> rhymes;           // by token id: the level groups it rhymes in, rising
   int32_t rhyme_groups = 0;                           // group numbers run below this; 0: tones only
   std::vector<std::string> group_names;               // the 平水韵's, by group; empty for learned groups
   std::string rhyme_table;                            // which table, in words, for reports

@@ -22,18 +22,22 @@ constexpr double kRepeatPenalty = -1e6;
 
 }  // namespace
 
-Decoder::Decoder(PoetModel& model, const Vocabulary& vocab, const SampleOptions& options, uint64_t seed)
-    : model_(model), vocab_(vocab), options_(options), rng_(seed) {
-  const auto v = static_cast<int64_t>(vocab.size());
-  verse_mask_ = torch::full({v}, -INFINITY);
-  free_mask_ = torch::full({v}, -INFINITY);
-  for (int64_t id = Vocabulary::kNumSpecial; id < v; ++id) {
+VocabularyMasks::VocabularyMasks(const Vocabulary& vocab) {
+  std::vector<float> verse_mask(vocab.size(), -INFINITY), free_mask(vocab.size(), -INFINITY);
+  for (size_t id = Vocabulary::kNumSpecial; id < vocab.size(); ++id) {
     const char32_t c = vocab.character(static_cast<int32_t>(id));
-    if (is_ideograph(c) && c != kUnencodable) verse_mask_[id] = 0.0;
-    if (c != kUnencodable) free_mask_[id] = 0.0;
+    if (is_ideograph(c) && c != kUnencodable) verse_mask[id] = 0.f;
+    if (c != kUnencodable) free_mask[id] = 0.f;
   }
-  free_mask_without_end_ = free_mask_.clone();
-  free_mask_[Vocabulary::kEos] = 0.0;
+  verse = torch::tensor(verse_mask);
+  free_without_end = torch::tensor(free_mask);
+  free_mask[Vocabulary::kEos] = 0.f;
+  free = torch::tensor(free_mask);
+}
+
+Decoder::Decoder(PoetModel& model, const Vocabulary& vocab, const VocabularyMasks& masks, const SampleOptions& options,
+                 uint64_t seed)
+    : model_(model), vocab_(vocab), options_(options), masks_(masks), rng_(seed) {
   feed(Vocabulary::kBos);
 }
 

@@ -15,9 +15,18 @@
 
 namespace poet {
 
+// Masks over the vocabulary (0 where allowed, -inf elsewhere), built once for all candidates.
+struct VocabularyMasks {
+  explicit VocabularyMasks(const Vocabulary& vocab);
+  torch::Tensor verse;             // Chinese characters only
+  torch::Tensor free;              // anything but <unk> and the specials but <eos>
+  torch::Tensor free_without_end;  // ... and not <eos>
+};
+
 class Decoder {
  public:
-  Decoder(PoetModel& model, const Vocabulary& vocab, const SampleOptions& options, uint64_t seed);
+  Decoder(PoetModel& model, const Vocabulary& vocab, const VocabularyMasks& masks, const SampleOptions& options,
+          uint64_t seed);
 
   // A generator of its own from here on, for a copy that is to write on differently.
   void reseed(uint64_t seed) { rng_.seed(seed); }
@@ -43,18 +52,14 @@ class Decoder {
   double log_prob() const { return log_prob_; }
   int64_t characters() const { return characters_; }
 
-  const torch::Tensor& verse_mask() const { return verse_mask_; }  // Chinese characters only
-  const torch::Tensor& free_mask() const { return free_mask_; }    // anything but <unk> and specials
-  const torch::Tensor& free_mask_without_end() const { return free_mask_without_end_; }
+  const VocabularyMasks& masks() const { return masks_; }
 
  private:
   PoetModel& model_;
   const Vocabulary& vocab_;
   const SampleOptions& options_;
+  const VocabularyMasks& masks_;
   std::mt19937_64 rng_;
-  torch::Tensor verse_mask_;
-  torch::Tensor free_mask_;
-  torch::Tensor free_mask_without_end_;
   torch::Tensor logits_;  // (V) fp32, for the next token
   LstmState state_;
   bool has_state_ = false;
@@ -63,9 +68,8 @@ class Decoder {
 };
 
 // Soft tones divide the probability of a character that does not fit by 10, soft rhymes by 10^5.
-// Strict ones make
-// it vanish (exp underflows to 0) yet stay finite: should nothing fit, the choice falls back to
-// the model's own preference instead of a division by zero.
+// Strict ones make it vanish (exp underflows to 0) yet stay finite: should nothing fit, the choice
+// falls back to the model's own preference instead of a division by zero.
 class VerseMasks {
  public:
   VerseMasks(const VerseRules& rules, size_t vocab_size, ToneMode mode);

@@ -63,6 +63,14 @@ struct Plan {
   std::vector<std::vector<int32_t>> keywords;  // [line]: the keyword's ids, or none
   TonePattern pattern;                         // regulated verse under tones strict|soft
   std::vector<int32_t> prompt;                 // free verse
+  VocabularyMasks vocabulary_masks;
+  std::shared_ptr<const VerseMasks> verse_masks;  // regulated verse under tones strict|soft
+};
+
+// A keyword that could go only where it would end a rhyming line on a character that rhymes with
+// none of the rhymes this candidate drew before: the candidate is dropped.
+struct KeywordMisfit {
+  size_t line;
 };
 
 bool tones_allow(const Plan& plan, size_t line, size_t pos, int32_t id) {
@@ -114,7 +122,7 @@ void choose_pattern(Plan& plan, const std::vector<std::u32string>& words, uint64
 }
 
 Plan make_plan(const Vocabulary& vocab, const SampleOptions& o) {
-  Plan plan{o, form_shape(o.form), {}, {}, {}, {}};
+  Plan plan{o, form_shape(o.form), {}, {}, {}, {}, VocabularyMasks(vocab), nullptr};
   std::u32string prompt;
   for (char32_t c : o.prompt) {
     if (!is_verse_punctuation(c) || o.form == PoemForm::kFree) prompt.push_back(c);
@@ -154,6 +162,7 @@ Plan make_plan(const Vocabulary& vocab, const SampleOptions& o) {
   }
   if (o.tones != ToneMode::kOff) {
     choose_pattern(plan, o.keywords, mixed_seed(o.seed, o.form, /*salt=*/~0ULL));
+    plan.verse_masks = std::make_shared<const VerseMasks>(*o.rules, vocab.size(), o.tones);
   } else {
     for (size_t line = 0; line < lines; ++line) {
       if (!plan.keywords[line].empty() && keyword_starts(plan, line).empty()) {
@@ -174,11 +183,9 @@ class PoemWriter {
       : vocab_(vocab),
         plan_(plan),
         o_(plan.options),
-        decoder_(model, vocab, plan.options, seed),
+        decoder_(model, vocab, plan.vocabulary_masks, plan.options, seed),
+        masks_(plan.verse_masks),
         repeats_(torch::zeros({static_cast<int64_t>(vocab.size())})) {
-    if (o_.tones != ToneMode::kOff && plan.shape.lines > 0) {
-      masks_ = std::make_shared<const VerseMasks>(*o_.rules, vocab.size(), o_.tones);
-    }
     poem_.form = o_.form;
     poem_.seed = o_.seed;
     if (masks_) {
@@ -229,14 +236,17 @@ class PoemWriter {
     for (int attempt = 0;; ++attempt) {
       chosen = best_line(line);
       if (!o_.avoid_copies || !chosen.sampled || o_.rules->training_lines.count(chosen.text) == 0) break;
-      if (attempt == kCopyRetries) {
+      // Greedy decoding would write the same line again.
+      if (attempt == kCopyRetries || o_.temperature == 0) {
         ++poem_.lines_copied;
         break;
       }
       ++poem_.lines_resampled;
       decoder_.restore(start);
     }
-    if (masks_ && plan_.pattern.rhymes(line)) rhymes_used_.push_back(vocab_.id_of(chosen.text.back()));
+    // A soft rhyme that missed leaves the rhyme to the lines that kept it.
+    const int32_t end = vocab_.id_of(chosen.text.back());
+    if (masks_ && plan_.pattern.rhymes(line) && can_rhyme(*o_.rules, rhymes_used_, end)) rhymes_used_.push_back(end);
     for (char32_t c : chosen.text) repeats_[vocab_.id_of(c)] = kRepeatDraw;
     poem_.text += chosen.text;
     const char32_t mark = line % 2 == 0 ? U'，' : U'。';
@@ -256,21 +266,23 @@ class PoemWriter {
     return masks_ && pos + 1 == static_cast<size_t>(plan_.shape.chars) && plan_.pattern.rhymes(line);
   }
 
-  // Decodes one line with `forced` characters; nullopt when a forced character cannot rhyme
-  // where strict rhymes need one.
-  std::optional<Line> decode_line(size_t line, const std::vector<int32_t>& forced) {
+  // Decodes one line with `forced` characters; nullopt when the keyword at [keyword, keyword_end)
+  // would end the line on a character that cannot rhyme where strict rhymes need one.
+  std::optional<Line> decode_line(size_t line, const std::vector<int32_t>& forced, size_t keyword, size_t keyword_end) {
     Line result;
     const Decoder::Snapshot start = decoder_.snapshot();
     torch::Tensor repeats = repeats_.clone();  // (V) the poem's characters so far, this line's too
     for (size_t pos = 0; pos < forced.size(); ++pos) {
       int32_t id = forced[pos];
       if (id >= 0) {
-        if (rhymes(line, pos) && o_.tones == ToneMode::kStrict && !can_rhyme(*o_.rules, rhymes_used_, id)) {
+        const bool in_keyword = pos >= keyword && pos < keyword_end;
+        if (in_keyword && rhymes(line, pos) && o_.tones == ToneMode::kStrict &&
+            !can_rhyme(*o_.rules, rhymes_used_, id)) {
           return std::nullopt;
         }
         decoder_.feed(id);
       } else {
-        torch::Tensor mask = decoder_.verse_mask() + repeats;
+        torch::Tensor mask = decoder_.masks().verse + repeats;
         if (masks_) {
           mask =
               mask + (rhymes(line, pos) ? masks_->rhyme(rhymes_used_) : masks_->tone(plan_.pattern.lines[line][pos]));
@@ -297,14 +309,10 @@ class PoemWriter {
       std::vector<int32_t> forced = plan_.forced[line];
       for (size_t k = 0; k < word.size(); ++k) forced[p + k] = word[k];
       decoder_.restore(start);
-      std::optional<Line> candidate = decode_line(line, forced);
+      std::optional<Line> candidate = decode_line(line, forced, p, p + word.size());
       if (candidate && (!best || candidate->log_prob > best->log_prob)) best = std::move(candidate);
     }
-    if (!best) {
-      throw Error("keyword '" + utf8_encode(o_.keywords[line]) + "' cannot fit " + line_number(line) +
-                  ": where its tones fit, it would end the line on a character that does not rhyme with " +
-                  "the lines before");
-    }
+    if (!best) throw KeywordMisfit{line};
     decoder_.restore(best->end);
     return *best;
   }
@@ -328,7 +336,7 @@ class PoemWriter {
       }
       // An acrostic's poem may not end before its last line.
       const bool may_end = line >= o_.acrostic.size();
-      const int32_t id = decoder_.sample(may_end ? decoder_.free_mask() : decoder_.free_mask_without_end());
+      const int32_t id = decoder_.sample(may_end ? decoder_.masks().free : decoder_.masks().free_without_end);
       if (id == Vocabulary::kEos) break;
       const char32_t c = vocab_.character(id);
       poem_.text.push_back(c);
@@ -354,15 +362,22 @@ SampledPoem beam_search(PoetModel& model, const Vocabulary& vocab, const Plan& p
   std::vector<std::unique_ptr<PoemWriter>> beams;
   beams.push_back(std::make_unique<PoemWriter>(model, vocab, plan, mixed_seed(o.seed, o.form, 0)));
   for (size_t line = 0; line < static_cast<size_t>(plan.shape.lines); ++line) {
+    // Every line draws width * per_beam lines: the first all from the one empty poem.
+    const auto draws = static_cast<size_t>(width * per_beam) / beams.size();
     std::vector<std::unique_ptr<PoemWriter>> children;
     for (size_t b = 0; b < beams.size(); ++b) {
-      for (int64_t k = 0; k < per_beam; ++k) {
+      for (size_t k = 0; k < draws; ++k) {
         auto child = std::make_unique<PoemWriter>(*beams[b]);
-        child->reseed(mixed_seed(o.seed, o.form, (line + 1) * 1000003 + b * 1009 + static_cast<uint64_t>(k)));
-        child->write_line(line);
+        child->reseed(mixed_seed(o.seed, o.form, (line + 1) * 1000003 + b * 1009 + k));
+        try {
+          child->write_line(line);
+        } catch (const KeywordMisfit&) {
+          continue;
+        }
         children.push_back(std::move(child));
       }
     }
+    if (children.empty()) throw KeywordMisfit{line};
     std::stable_sort(children.begin(), children.end(),
                      [](const auto& a, const auto& b) { return a->score() > b->score(); });
     beams.clear();
@@ -442,10 +457,6 @@ SampledPoem sample_poem(PoetModel& model, const Vocabulary& vocab, const SampleO
   model->eval();
   // Greedy decoding writes one poem whatever the count.
   const int64_t count = options.temperature == 0 ? 1 : options.candidates;
-  if (options.search == Search::kBeam && count > 1 && plan.shape.lines > 0) {
-    const int64_t width = std::min(kBeamWidth, count);
-    return beam_search(model, vocab, plan, width, count / width);
-  }
   std::optional<SampledPoem> best;
   for (int64_t k = 0; k < count; ++k) {
     SampledPoem poem =

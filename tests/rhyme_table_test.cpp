@@ -147,6 +147,26 @@ TEST(PingshuiTable, TheDatasetCarriesItAndRhymesFollowItByDefault) {
   EXPECT_NE(load_verse_rules(without).rhyme_table.find("the dataset holds no 平水韵"), std::string::npos);
 }
 
+TEST(PingshuiTable, AStoredTableOutOfOrderIsRefused) {
+  ScratchDir dir;
+  DatasetContents contents;
+  contents.vocab = Vocabulary::from_tokens({"<pad>", "<bos>", "<eos>", "<unk>", "東", "看"});
+  contents.counts.assign(6, 1);
+  contents.tones.assign(6, ToneCounts{});
+  contents.rhyme_table.group_names = {"一", "二"};
+  contents.rhyme_table.group_level = {1, 0};
+  contents.rhyme_table.token_offsets = {0, 0, 0, 0, 0, 1, 3};
+  contents.rhyme_table.token_groups = {0, 1, 0};  // 看's groups fall
+  write_dataset(dir / "d.h5", contents);
+  EXPECT_EQ(error_of([&] { DatasetFile(dir / "d.h5").rhyme_table(); }),
+            dir / "d.h5" +
+                ": /rhyme: expected one level flag a group, token_offsets rising from 0 over the vocabulary to the "
+                "end of token_groups, and each token's group numbers rising, below 2");
+  contents.rhyme_table.token_groups = {0, 0, 1};
+  write_dataset(dir / "e.h5", contents);
+  EXPECT_EQ(DatasetFile(dir / "e.h5").rhyme_table().groups_of(5), (std::vector<int16_t>{0, 1}));
+}
+
 // ---------------------------------------------------------------------------
 // The real table against the real corpus.
 

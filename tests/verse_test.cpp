@@ -276,6 +276,44 @@ TEST_F(Verse, BeamSearchKeepsEveryConstraintAndRepeatsItself) {
   }
 }
 
+TEST_F(Verse, APromptEndingARhymingLineOffTheRhymeLeavesTheRestRhyming) {
+  const std::u32string level = chars_where(CharTone::kLevel);
+  const std::u32string oblique = chars_where(CharTone::kOblique);
+  SampleOptions o;
+  o.form = PoemForm::kWulv;
+  o.rules = &rules_;
+  // Line 2 ends on an oblique character, which rhymes in no level group.
+  o.prompt = level.substr(0, 5) + level.substr(5, 4) + oblique[0];
+  for (ToneMode mode : {ToneMode::kStrict, ToneMode::kSoft}) {
+    o.tones = mode;
+    for (uint64_t seed = 1; seed <= 4; ++seed) {
+      o.seed = seed;
+      const SampledPoem poem = sample_poem(model_, vocab_, o);
+      const std::vector<std::u32string> lines = plain_lines(poem);
+      EXPECT_EQ(lines[1], o.prompt.substr(5));
+      std::vector<int32_t> later;
+      for (size_t l : {3, 5, 7}) later.push_back(id(lines[l].back()));
+      EXPECT_FALSE(shared_rhymes(rules_, later).empty()) << tone_mode_name(mode) << " " << utf8_encode(poem.text);
+    }
+  }
+}
+
+TEST_F(Verse, GreedyDecodingTriesACopiedLineOnce) {
+  SampleOptions o;
+  o.form = PoemForm::kWujue;
+  o.tones = ToneMode::kOff;
+  o.rules = &rules_;
+  o.temperature = 0;
+  o.avoid_copies = false;
+  const SampledPoem first = sample_poem(model_, vocab_, o);
+  rules_.training_lines.insert(plain_lines(first)[0]);
+  o.avoid_copies = true;
+  const SampledPoem again = sample_poem(model_, vocab_, o);  // the same line would come again
+  EXPECT_EQ(again.text, first.text);
+  EXPECT_EQ(again.lines_resampled, 0);
+  EXPECT_EQ(again.lines_copied, 1);
+}
+
 TEST_F(Verse, TemperatureZeroTakesTheLikeliestCharacterEachTime) {
   SampleOptions o;
   o.form = PoemForm::kWujue;
