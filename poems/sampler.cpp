@@ -457,14 +457,30 @@ SampledPoem sample_poem(PoetModel& model, const Vocabulary& vocab, const SampleO
   model->eval();
   // Greedy decoding writes one poem whatever the count.
   const int64_t count = options.temperature == 0 ? 1 : options.candidates;
-  std::optional<SampledPoem> best;
-  for (int64_t k = 0; k < count; ++k) {
-    SampledPoem poem =
-        PoemWriter(model, vocab, plan, mixed_seed(options.seed, options.form, static_cast<uint64_t>(k))).write();
-    if (!best || candidate_score(poem) > candidate_score(*best)) best = std::move(poem);
+  try {
+    if (options.search == Search::kBeam && count > 1 && plan.shape.lines > 0) {
+      const int64_t width = std::min(kBeamWidth, count);
+      return beam_search(model, vocab, plan, width, count / width);
+    }
+    std::optional<SampledPoem> best;
+    std::optional<KeywordMisfit> misfit;
+    for (int64_t k = 0; k < count; ++k) {
+      try {
+        SampledPoem poem =
+            PoemWriter(model, vocab, plan, mixed_seed(options.seed, options.form, static_cast<uint64_t>(k))).write();
+        if (!best || candidate_score(poem) > candidate_score(*best)) best = std::move(poem);
+      } catch (const KeywordMisfit& m) {
+        misfit = m;
+      }
+    }
+    if (!best) throw *misfit;
+    best->candidates = count;
+    return *best;
+  } catch (const KeywordMisfit& m) {
+    throw Error("keyword '" + utf8_encode(options.keywords[m.line]) + "' cannot fit " + line_number(m.line) +
+                " under --tones strict: where its tones fit, it ends the line, and in none of " +
+                std::to_string(count) + " candidates does it rhyme with the rhymes before it");
   }
-  best->candidates = count;
-  return *best;
 }
 
 }  // namespace poet
