@@ -21,6 +21,7 @@
 #include "poems/evaluate.h"
 #include "poems/report.h"
 #include "poems/sample_command.h"
+#include "poems/sampler.h"
 #include "trainer/trainer.h"
 
 namespace poet {
@@ -133,8 +134,8 @@ void add_rhyme_table_option(CLI::App* cmd, std::string& table) {
 
 void add_search_option(CLI::App* cmd, std::string& search) {
   cmd->add_option("--search", search,
-                  "candidates (whole poems, the likeliest kept) or beam (line by line, the 4 likeliest partial "
-                  "poems kept, as many lines written)")
+                  "candidates (whole poems, the likeliest kept) or beam (line by line, the " +
+                      std::to_string(kBeamWidth) + " likeliest partial poems kept, as many lines written)")
       ->check(CLI::IsMember({"candidates", "beam"}))
       ->capture_default_str();
 }

@@ -28,7 +28,7 @@ struct EvaluateOptions {
   std::vector<std::string> tones = {"strict", "soft", "off"};
   std::string rhyme_table;  // pingshui|learned; empty: the 平水韵 where the dataset holds it
   int64_t candidates = kDefaultCandidates;
-  std::string search = "candidates";  // or beam
+  std::string search = search_name(kDefaultSearch);  // candidates or beam
 };
 
 // One poem's marks, each in [0, 1].

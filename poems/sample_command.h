@@ -23,8 +23,8 @@ struct SampleCommand {
   uint64_t seed = 1;
   int64_t num = 1;
   int64_t candidates = kDefaultCandidates;
-  std::string search = "candidates";  // or beam
-  std::optional<Script> script;       // output script; default: the model's
+  std::string search = search_name(kDefaultSearch);  // candidates or beam
+  std::optional<Script> script;                      // output script; default: the model's
   bool json = false;
   std::string tones = "soft";  // strict, soft or off (regulated verse)
   bool avoid_copies = true;    // resample lines found verbatim in the training set

@@ -355,18 +355,18 @@ class PoemWriter {
   SampledPoem poem_;
 };
 
-// Line by line, the `width` best partial poems kept, each extended by `per_beam` lines drawn
-// with generators of their own.
-SampledPoem beam_search(PoetModel& model, const Vocabulary& vocab, const Plan& plan, int64_t width, int64_t per_beam) {
+// Line by line, the `width` best partial poems kept; every line draws `draws` lines in all,
+// shared out among the poems kept (the first line all from the empty poem), each
+// with a generator of its own.
+SampledPoem beam_search(PoetModel& model, const Vocabulary& vocab, const Plan& plan, int64_t width, int64_t draws) {
   const SampleOptions& o = plan.options;
   std::vector<std::unique_ptr<PoemWriter>> beams;
   beams.push_back(std::make_unique<PoemWriter>(model, vocab, plan, mixed_seed(o.seed, o.form, 0)));
   for (size_t line = 0; line < static_cast<size_t>(plan.shape.lines); ++line) {
-    // Every line draws width * per_beam lines: the first all from the one empty poem.
-    const auto draws = static_cast<size_t>(width * per_beam) / beams.size();
     std::vector<std::unique_ptr<PoemWriter>> children;
     for (size_t b = 0; b < beams.size(); ++b) {
-      for (size_t k = 0; k < draws; ++k) {
+      const size_t share = static_cast<size_t>(draws) / beams.size() + (b < static_cast<size_t>(draws) % beams.size());
+      for (size_t k = 0; k < share; ++k) {
         auto child = std::make_unique<PoemWriter>(*beams[b]);
         child->reseed(mixed_seed(o.seed, o.form, (line + 1) * 1000003 + b * 1009 + k));
         try {
@@ -388,7 +388,7 @@ SampledPoem beam_search(PoetModel& model, const Vocabulary& vocab, const Plan& p
     }
   }
   SampledPoem best = beams.front()->finish();
-  best.candidates = width * per_beam;
+  best.candidates = draws;
   return best;
 }
 
@@ -411,6 +411,8 @@ const char* tone_mode_name(ToneMode mode) {
       return "off";
   }
 }
+
+const char* search_name(Search search) { return search == Search::kBeam ? "beam" : "candidates"; }
 
 Search parse_search(const std::string& text, const std::string& field) {
   if (text == "candidates") return Search::kCandidates;
@@ -459,8 +461,7 @@ SampledPoem sample_poem(PoetModel& model, const Vocabulary& vocab, const SampleO
   const int64_t count = options.temperature == 0 ? 1 : options.candidates;
   try {
     if (options.search == Search::kBeam && count > 1 && plan.shape.lines > 0) {
-      const int64_t width = std::min(kBeamWidth, count);
-      return beam_search(model, vocab, plan, width, count / width);
+      return beam_search(model, vocab, plan, std::min(kBeamWidth, count), count);
     }
     std::optional<SampledPoem> best;
     std::optional<KeywordMisfit> misfit;
