@@ -52,11 +52,15 @@ std::string VerseRules::group_name(int32_t group) const {
   return "group " + std::to_string(group);
 }
 
-std::vector<int32_t> shared_rhymes(const VerseRules& rules, const std::vector<int32_t>& ids) {
+std::vector<int32_t> shared_groups(const std::vector<std::vector<int32_t>>& by_token, const std::vector<int32_t>& ids) {
+  const auto of = [&](int32_t id) {
+    static const std::vector<int32_t> none;
+    return id >= 0 && static_cast<size_t>(id) < by_token.size() ? by_token[static_cast<size_t>(id)] : none;
+  };
   if (ids.empty()) return {};
-  std::vector<int32_t> shared = rules.rhymes_of(ids[0]);
+  std::vector<int32_t> shared = of(ids[0]);
   for (size_t i = 1; i < ids.size() && !shared.empty(); ++i) {
-    const std::vector<int32_t>& next = rules.rhymes_of(ids[i]);
+    const std::vector<int32_t>& next = of(ids[i]);
     std::vector<int32_t> both;
     std::set_intersection(shared.begin(), shared.end(), next.begin(), next.end(), std::back_inserter(both));
     shared = std::move(both);
@@ -182,7 +186,7 @@ void add_pingshui_rhymes(const RhymeTable& table, VerseRules& rules) {
   rules.rhyme_groups = static_cast<int32_t>(table.group_names.size());
   for (size_t id = 0; id < rules.rhymes.size(); ++id) {
     for (int16_t g : table.groups_of(static_cast<int32_t>(id))) {
-      if (table.group_level[static_cast<size_t>(g)] != 0) rules.rhymes[id].push_back(g);
+      (table.group_level[static_cast<size_t>(g)] != 0 ? rules.rhymes : rules.oblique_rhymes)[id].push_back(g);
     }
   }
 }
@@ -240,6 +244,7 @@ VerseRules load_verse_rules(const DatasetFile& file, std::optional<RhymeSource> 
   VerseRules rules;
   rules.tone = tones_of(file, pingshui ? &table : nullptr);
   rules.rhymes.assign(rules.tone.size(), {});
+  rules.oblique_rhymes.assign(rules.tone.size(), {});
   const std::vector<PoemLines> poems = poems_as_lines(file, Split::kTrain);
   if (pingshui) {
     add_pingshui_rhymes(table, rules);

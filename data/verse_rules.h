@@ -64,8 +64,11 @@ enum class RhymeSource { kPingshui, kLearned };
 RhymeSource parse_rhyme_source(const std::string& text, const std::string& field);
 
 struct VerseRules {
-  std::vector<CharTone> tone;                         // by token id
-  std::vector<std::vector<int32_t>> rhymes;           // by token id: the level groups it rhymes in, rising
+  std::vector<CharTone> tone;                // by token id
+  std::vector<std::vector<int32_t>> rhymes;  // by token id: the level groups it rhymes in, rising
+  // By token id, the 平水韵's oblique groups it stands in, rising: regulated verse never rhymes in
+  // them, but many real 绝句 do (春晓: 晓 鸟 少), and evaluate scores real poems by their rhyme.
+  std::vector<std::vector<int32_t>> oblique_rhymes;
   int32_t rhyme_groups = 0;                           // group numbers run below this; 0: tones only
   std::vector<std::string> group_names;               // the 平水韵's, by group; empty for learned groups
   std::string rhyme_table;                            // which table, in words, for reports
@@ -78,8 +81,12 @@ struct VerseRules {
   std::string group_name(int32_t group) const;  // "下平声一先", or "group 12" for learned ones
 };
 
-// The groups every one of `ids` rhymes in (all of `ids`' first when it is alone).
-std::vector<int32_t> shared_rhymes(const VerseRules& rules, const std::vector<int32_t>& ids);
+// The groups of `by_token` (by token id, each rising) every one of `ids` stands in.
+std::vector<int32_t> shared_groups(const std::vector<std::vector<int32_t>>& by_token, const std::vector<int32_t>& ids);
+// The level groups every one of `ids` rhymes in (all of `ids`' first when it is alone).
+inline std::vector<int32_t> shared_rhymes(const VerseRules& rules, const std::vector<int32_t>& ids) {
+  return shared_groups(rules.rhymes, ids);
+}
 
 // A line's tones as 平 仄 中 (both) ？ (unknown), one a Chinese character.
 std::string tone_marks(const std::u32string& line, const Vocabulary& vocab, const VerseRules& rules);

@@ -26,15 +26,27 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// The level group most of the even lines' last characters rhyme in (the lowest on a tie); -1 for none.
-int32_t main_rhyme(const std::vector<int32_t>& ends, const VerseRules& rules) {
-  std::map<int32_t, int> count;
-  for (size_t l = 1; l < ends.size(); l += 2) {
-    for (int32_t g : rules.rhymes_of(ends[l])) ++count[g];
-  }
-  int32_t best = -1;
-  for (const auto& [g, n] : count) {
-    if (best < 0 || n > count[best]) best = g;
+// A poem's rhyme: the group most of its even lines end in, level groups first, then the lowest.
+struct PoemRhyme {
+  const std::vector<std::vector<int32_t>>* table = nullptr;  // rules.rhymes or rules.oblique_rhymes; null: none
+  int32_t group = -1;
+  bool level = true;
+};
+
+PoemRhyme main_rhyme(const std::vector<int32_t>& ends, const VerseRules& rules) {
+  PoemRhyme best;
+  int best_count = 0;
+  for (const auto* table : {&rules.rhymes, &rules.oblique_rhymes}) {
+    std::map<int32_t, int> count;
+    for (size_t l = 1; l < ends.size(); l += 2) {
+      for (int32_t g : shared_groups(*table, {ends[l]})) ++count[g];
+    }
+    for (const auto& [g, n] : count) {
+      if (n > best_count) {
+        best = {table, g, table == &rules.rhymes};
+        best_count = n;
+      }
+    }
   }
   return best;
 }
@@ -67,14 +79,17 @@ PoemScores score_poem(const std::vector<std::u32string>& lines, PoemForm form, c
     ends.push_back(lines[l].empty() ? Vocabulary::kUnk : vocab.id_of(lines[l].back()));
     if (l % 2 == 1) even_ends.push_back(ends.back());
   }
-  s.rhyme = !shared_rhymes(rules, even_ends).empty() ? 1 : 0;
-  const int32_t group = main_rhyme(ends, rules);
+  // Real 绝句 may rhyme on oblique tones; then their unrhymed lines end level.
+  s.rhyme = !shared_rhymes(rules, even_ends).empty() || !shared_groups(rules.oblique_rhymes, even_ends).empty();
+  const PoemRhyme rhyme = main_rhyme(ends, rules);
+  const char unrhymed = rhyme.level ? 'Z' : 'P';
   int64_t ends_allowed = 0;
   for (size_t l = 0; l < ends.size(); ++l) {
-    const auto& groups = rules.rhymes_of(ends[l]);
-    const bool in_rhyme = group >= 0 && std::find(groups.begin(), groups.end(), group) != groups.end();
-    const bool oblique = tone_fits(rules.tone_of(ends[l]), 'Z');
-    ends_allowed += l % 2 == 1 ? in_rhyme : l == 0 ? in_rhyme || oblique : oblique;
+    const std::vector<int32_t> groups =
+        rhyme.table != nullptr ? shared_groups(*rhyme.table, {ends[l]}) : std::vector<int32_t>{};
+    const bool in_rhyme = std::binary_search(groups.begin(), groups.end(), rhyme.group);
+    const bool off_rhyme = tone_fits(rules.tone_of(ends[l]), unrhymed);
+    ends_allowed += l % 2 == 1 ? in_rhyme : l == 0 ? in_rhyme || off_rhyme : off_rhyme;
   }
   s.line_ends = ends.empty() ? 0 : static_cast<double>(ends_allowed) / static_cast<double>(ends.size());
   int64_t copied = 0;

@@ -35,9 +35,11 @@ struct EvaluateOptions {
 struct PoemScores {
   double form = 0;       // 1 when its shape is the form's
   double tone = 0;       // share of the pattern's fixed positions whose character fits, best pattern
-  double rhyme = 0;      // 1 when the even lines all end on characters sharing a level rhyme group
+  double rhyme = 0;      // 1 when the even lines all end on characters sharing a rhyme group (a
+                         // level one, or for real 绝句 that rhyme on oblique tones an oblique one)
   double line_ends = 0;  // share of lines ending as their place allows: even lines in the poem's
-                         // rhyme group, the first in it or oblique, the others oblique
+                         // main rhyme group, the first in it or off it, the others off it (an
+                         // oblique tone after a level rhyme, a level one after an oblique rhyme)
   double copied = 0;     // share of its lines found verbatim in the training set
   double repeated = 0;   // share of its characters repeating an earlier one (repeated_share())
   double log_prob = 0;   // mean log p per character under the model (mean_log_probs()), set apart

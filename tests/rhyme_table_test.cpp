@@ -12,6 +12,7 @@
 #include "data/pingshui_table.h"
 #include "data/prepare.h"
 #include "data/verse_rules.h"
+#include "poems/evaluate.h"
 #include "test_support.h"
 
 namespace poet {
@@ -201,6 +202,11 @@ TEST(RealPingshui, CoversTheCorpusAndAgreesWithItsTones) {
             std::vector<std::string>{"上平声十四寒"});  // and 去声十五翰, which rhymes in no regulated poem
   EXPECT_EQ(rules.tone_of(vocab.id_of(U'看')), CharTone::kBoth);
   EXPECT_TRUE(names(U'世').empty());  // the notice's characters did not join 入声十七洽
+  // 春晓 rhymes on oblique tones (上声十七筱): evaluate holds real poems to their own rhyme.
+  const std::vector<std::u32string> chunxiao = {U"春眠不觉晓", U"处处闻啼鸟", U"夜来风雨声", U"花落知多少"};
+  const PoemScores s = score_poem(chunxiao, PoemForm::kWujue, rules, vocab);
+  EXPECT_EQ(s.rhyme, 1.0);
+  EXPECT_EQ(s.line_ends, 1.0);  // 晓 鸟 少 in the rhyme, 声 off it on a level tone
   EXPECT_EQ(rules.tone_of(vocab.id_of(U'世')), CharTone::kOblique);
 }
 
