@@ -9,6 +9,7 @@
 #include <set>
 
 #include "common/error.h"
+#include "common/interrupt.h"
 #include "common/utf8.h"
 #include "data/text_cleaner.h"
 #include "poems/decoder.h"
@@ -363,6 +364,7 @@ SampledPoem beam_search(PoetModel& model, const Vocabulary& vocab, const Plan& p
   std::vector<std::unique_ptr<PoemWriter>> beams;
   beams.push_back(std::make_unique<PoemWriter>(model, vocab, plan, mixed_seed(o.seed, o.form, 0)));
   for (size_t line = 0; line < static_cast<size_t>(plan.shape.lines); ++line) {
+    throw_if_interrupted();
     std::vector<std::unique_ptr<PoemWriter>> children;
     for (size_t b = 0; b < beams.size(); ++b) {
       const size_t share = static_cast<size_t>(draws) / beams.size() + (b < static_cast<size_t>(draws) % beams.size());
@@ -466,6 +468,7 @@ SampledPoem sample_poem(PoetModel& model, const Vocabulary& vocab, const SampleO
     std::optional<SampledPoem> best;
     std::optional<KeywordMisfit> misfit;
     for (int64_t k = 0; k < count; ++k) {
+      throw_if_interrupted();  // Ctrl-C stops a long evaluate or --num between candidates
       try {
         SampledPoem poem =
             PoemWriter(model, vocab, plan, mixed_seed(options.seed, options.form, static_cast<uint64_t>(k))).write();

@@ -5,9 +5,12 @@
 // log no console error.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
+#include <csignal>
 #include <filesystem>
 #include <functional>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -140,6 +143,15 @@ TEST_F(Poems, EvaluateScoresEveryFormAndToneModeBesideRealPoems) {
   const double agreement = groups["agreeing"].get<double>() / groups["held_out_poems"].get<double>();
   EXPECT_GT(agreement, 0.8);
   EXPECT_LT(groups["chance"].get<double>(), 0.2);
+}
+
+TEST_F(Poems, CtrlCStopsALongEvaluate) {
+  test::BackgroundCommand evaluate(std::string(POET_BINARY) + " evaluate --checkpoint " +
+                                   path("run/checkpoints/best.pt") + " --num 500 --json " + path("stopped.json"));
+  std::this_thread::sleep_for(std::chrono::seconds(3));  // loaded and writing poems by now
+  ASSERT_EQ(kill(evaluate.pid(), SIGINT), 0);
+  EXPECT_EQ(evaluate.wait(10.0), 130) << evaluate.err();
+  EXPECT_FALSE(fs::exists(path("stopped.json")));
 }
 
 // The first line of the report's poem of `form` in the model's script.
