@@ -55,7 +55,9 @@ PingshuiTable load_pingshui(const std::string& path) {
   std::ifstream in(table.path);
   if (!in) throw Error(table.path + ": cannot read the 平水韵 table (give --pingshui FILE)");
   const auto json = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-  if (json.is_discarded() || !json.is_object()) throw Error(table.path + ": not a JSON object");
+  if (json.is_discarded() || !json.is_object()) {
+    throw Error(table.path + ": expected a JSON object {\"ping\"|\"ze\": {section: {group: [characters]}}}");
+  }
   for (const auto& [tone, sections] : table_sections()) {
     if (!json.contains(tone) || !json[tone].is_object()) throw Error(table.path + ": " + tone + ": expected an object");
     for (const std::string& section : sections) {

@@ -107,7 +107,7 @@ void print_rhyme_table(std::ostream& out, const RhymeTableReport& t) {
              " more (all in the dataset's report attribute)";
   }
   row("                            ", named);
-  std::snprintf(line, sizeof(line), "%s of %s characters agree (one tone class there, >= 80%% one way here)",
+  std::snprintf(line, sizeof(line), "%s of %s characters agree (one tone class there, over 80%% one way here)",
                 with_commas(t.tones_agreeing).c_str(), with_commas(t.tones_compared).c_str());
   row("  tones vs the corpus's     ", line);
   std::string disagree;

@@ -142,8 +142,8 @@ Plan make_plan(const Vocabulary& vocab, const SampleOptions& o) {
                 " has " + std::to_string(lines) + " lines");
   }
   if (o.keywords.size() > lines) {
-    throw Error(std::to_string(o.keywords.size()) + " keywords, but a " + form_label(o.form) + " has " +
-                std::to_string(lines) + " lines");
+    throw Error("--keywords: " + std::to_string(o.keywords.size()) + " keywords, but a " + form_label(o.form) +
+                " has " + std::to_string(lines) + " lines");
   }
   if (prompt.size() > lines * chars) throw Error("prompt is longer than a whole " + std::string(form_label(o.form)));
   if ((o.tones != ToneMode::kOff || o.avoid_copies) && o.rules == nullptr) {
@@ -156,8 +156,8 @@ Plan make_plan(const Vocabulary& vocab, const SampleOptions& o) {
   for (size_t line = 0; line < o.keywords.size(); ++line) {
     const std::u32string& word = o.keywords[line];
     if (word.empty() || word.size() > 2) {
-      throw Error("keyword '" + utf8_encode(word) + "' (" + line_number(line) + ") has " + std::to_string(word.size()) +
-                  " characters, expected one or two");
+      throw Error("--keywords: keyword '" + utf8_encode(word) + "' (" + line_number(line) + ") has " +
+                  std::to_string(word.size()) + " characters, expected one or two");
     }
     for (char32_t c : word) plan.keywords[line].push_back(known_id(vocab, c, "keyword"));
   }
@@ -452,7 +452,9 @@ SampledPoem sample_poem(PoetModel& model, const Vocabulary& vocab, const SampleO
   if (options.top_k < 0) {
     throw Error("--top-k is " + std::to_string(options.top_k) + ", expected 0 (off) or a positive number");
   }
-  if (!(options.top_p > 0 && options.top_p <= 1)) throw Error("--top-p must be in (0, 1]");
+  if (!(options.top_p > 0 && options.top_p <= 1)) {
+    throw Error("--top-p is " + std::to_string(options.top_p) + ", expected a number in (0, 1]");
+  }
   if (options.candidates < 1) {
     throw Error("--candidates is " + std::to_string(options.candidates) + ", expected at least 1");
   }

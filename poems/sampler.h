@@ -4,15 +4,15 @@
 // filtered afterwards. Regulated verse also follows one of its form's tone patterns (chosen by
 // the seed) and rhymes: `tones` strict allows only characters whose tone fits each position and,
 // at a rhyme, only characters rhyming in a level group with every earlier rhyme, not used yet;
-// soft divides the probability of the others by 10; off ignores tones. A line found verbatim in
-// the training set is sampled again (up to 20 times). Acrostics (藏头诗) force the first
-// character of each line; a prompt forces the first characters of the poem; keywords put word i
-// into line i, at the position where the model finds the line most likely.
+// soft divides the probability of the others by 10, and at a rhyme by 10^5; off ignores tones.
+// A line found verbatim in the training set is sampled again (up to 20 times). Acrostics (藏头诗)
+// force the first character of each line; a prompt forces the first characters of the poem;
+// keywords put word i into line i, at the position where the model finds the line most likely.
 //
 // A regular poem's characters already used are drawn less often (kRepeatDraw). sample_poem()
-// writes `candidates` poems under the same constraints and returns the one the model itself
-// finds most likely: the highest mean log-probability per character, less kRepeatWeight for each
-// unit of the share of characters repeated within the poem.
+// spends `candidates` under the same constraints — whole poems, or lines of a beam search — and
+// returns the poem the model itself finds most likely: the highest mean log-probability per
+// character, less kRepeatWeight for each unit of the share of characters repeated within it.
 #pragma once
 
 #include <cmath>
