@@ -15,30 +15,14 @@ bool is_ids_operator(char32_t c) { return c >= 0x2FF0 && c <= 0x2FFB; }
 // Half-width and variant marks mapped to the full-width set; 0 when `c` is not one of them.
 char32_t normalised_mark(char32_t c) {
   switch (c) {
-    case U',':
-    case U'﹐':
-    case U'､':
-      return U'，';
-    case U'.':
-    case U'．':
-    case U'｡':
-      return U'。';
-    case U'?':
-    case U'﹖':
-      return U'？';
-    case U'!':
-    case U'﹗':
-      return U'！';
-    case U';':
-    case U'﹔':
-      return U'；';
-    case U':':
-    case U'﹕':
-      return U'：';
-    case U'﹑':
-      return U'、';
-    default:
-      return 0;
+    case U',': case U'﹐': case U'､': return U'，';
+    case U'.': case U'．': case U'｡': return U'。';
+    case U'?': case U'﹖': return U'？';
+    case U'!': case U'﹗': return U'！';
+    case U';': case U'﹔': return U'；';
+    case U':': case U'﹕': return U'：';
+    case U'﹑': return U'、';
+    default: return 0;
   }
 }
 
