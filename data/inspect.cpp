@@ -42,9 +42,9 @@ SplitSummary verify_split(const DatasetFile& file, Split split, long long expect
   expect(static_cast<int64_t>(s.index.poem_offsets.size()) == poems + 1, path,
          name + "/poem_offsets has the wrong length");
   const int64_t token_count = s.index.poem_offsets.empty() ? 0 : s.index.poem_offsets.back();
-  expect(
-      token_count == expected_tokens, path,
-      name + " holds " + std::to_string(token_count) + " tokens, the report says " + std::to_string(expected_tokens));
+  expect(token_count == expected_tokens, path,
+         name + " holds " + std::to_string(token_count) + " tokens, the report says " +
+             std::to_string(expected_tokens));
   s.tokens = file.read_tokens(split, 0, token_count);
   expect_offsets(s.index.poem_offsets, static_cast<int64_t>(s.tokens.size()), path, name + "/poem_offsets");
   expect_offsets(s.index.shard_offsets, poems, path, name + "/shard_offsets");
@@ -60,9 +60,9 @@ SplitSummary verify_split(const DatasetFile& file, Split split, long long expect
   const auto& offsets = s.index.poem_offsets;
   expect(XXH64(s.tokens.data(), s.tokens.size() * sizeof(int32_t), 0) == file.stored_checksum(split, "tokens_xxh64"),
          path, name + "/tokens does not match its checksum");
-  expect(
-      XXH64(offsets.data(), offsets.size() * sizeof(int64_t), 0) == file.stored_checksum(split, "poem_offsets_xxh64"),
-      path, name + "/poem_offsets does not match its checksum");
+  expect(XXH64(offsets.data(), offsets.size() * sizeof(int64_t), 0) ==
+             file.stored_checksum(split, "poem_offsets_xxh64"),
+         path, name + "/poem_offsets does not match its checksum");
   return s;
 }
 
@@ -93,8 +93,9 @@ void inspect_dataset(const std::string& path, int poems_to_show, std::ostream& o
          "train poem count differs from the report");
   expect(static_cast<long>(val.index.forms.size()) == report.val_poems, path, "val poem count differs from the report");
 
-  out << "verified    offsets, shard boundaries, token ids, checksums of tokens and offsets; " << sources.size()
-      << " source files recorded; vocabulary checksum " << std::hex << vocab.checksum() << std::dec << "\n";
+  out << "verified    offsets, shard boundaries, token ids, checksums of tokens and offsets; "
+      << sources.size() << " source files recorded; vocabulary checksum " << std::hex << vocab.checksum()
+      << std::dec << "\n";
   const auto poems = std::min<size_t>(static_cast<size_t>(std::max(0, poems_to_show)), train.index.forms.size());
   for (size_t p = 0; p < poems; ++p) {
     const auto begin = static_cast<size_t>(train.index.poem_offsets[p]);

@@ -4,8 +4,8 @@
 
 #include <xxhash.h>
 
-#include <simdjson.h>
 #include <nlohmann/json.hpp>
+#include <simdjson.h>
 
 #include "common/error.h"
 
@@ -15,18 +15,12 @@ namespace {
 
 std::string type_name(simdjson::dom::element_type t) {
   switch (t) {
-    case simdjson::dom::element_type::ARRAY:
-      return "an array";
-    case simdjson::dom::element_type::OBJECT:
-      return "an object";
-    case simdjson::dom::element_type::STRING:
-      return "a string";
-    case simdjson::dom::element_type::BOOL:
-      return "a boolean";
-    case simdjson::dom::element_type::NULL_VALUE:
-      return "null";
-    default:
-      return "a number";
+    case simdjson::dom::element_type::ARRAY: return "an array";
+    case simdjson::dom::element_type::OBJECT: return "an object";
+    case simdjson::dom::element_type::STRING: return "a string";
+    case simdjson::dom::element_type::BOOL: return "a boolean";
+    case simdjson::dom::element_type::NULL_VALUE: return "null";
+    default: return "a number";
   }
 }
 

@@ -19,9 +19,8 @@ Vocabulary Vocabulary::from_counts(const std::unordered_map<char32_t, int64_t>& 
   for (const auto& [c, n] : counts) {
     if (n >= min_count) kept.emplace_back(c, n);
   }
-  std::sort(kept.begin(), kept.end(), [](const auto& a, const auto& b) {
-    return a.second != b.second ? a.second > b.second : a.first < b.first;
-  });
+  std::sort(kept.begin(), kept.end(),
+            [](const auto& a, const auto& b) { return a.second != b.second ? a.second > b.second : a.first < b.first; });
   std::vector<std::string> tokens(std::begin(kSpecialTokens), std::end(kSpecialTokens));
   for (const auto& entry : kept) tokens.push_back(utf8_encode(std::u32string(1, entry.first)));
   return from_tokens(std::move(tokens));
@@ -43,7 +42,8 @@ Vocabulary Vocabulary::from_tokens(std::vector<std::string> tokens) {
     }
     const std::u32string chars = utf8_decode(tokens[id]);
     if (chars.size() != 1 || !vocab.index_.emplace(chars[0], static_cast<int32_t>(id)).second) {
-      throw Error("vocabulary token " + std::to_string(id) + " ('" + tokens[id] + "') is not one distinct character");
+      throw Error("vocabulary token " + std::to_string(id) + " ('" + tokens[id] +
+                  "') is not one distinct character");
     }
     vocab.characters_[id] = chars[0];
   }
