@@ -35,8 +35,8 @@ struct EvaluateOptions {
 struct PoemScores {
   double form = 0;       // 1 when its shape is the form's
   double tone = 0;       // share of the pattern's fixed positions whose character fits, best pattern
-  double rhyme = 0;      // 1 when the even lines all end on characters sharing a rhyme group (a
-                         // level one, or for real 绝句 that rhyme on oblique tones an oblique one)
+  double rhyme = 0;      // 1 when the even lines all end on characters sharing a rhyme group: a
+                         // level one, or an oblique one (as real 绝句 such as 春晓 rhyme)
   double line_ends = 0;  // share of lines ending as their place allows: even lines in the poem's
                          // main rhyme group, the first in it or off it, the others off it (an
                          // oblique tone after a level rhyme, a level one after an oblique rhyme)

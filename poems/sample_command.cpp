@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <iostream>
 #include <optional>
 
 #include "common/error.h"
@@ -86,6 +87,10 @@ void run_sample(const SampleCommand& c, std::ostream& out) {
         m, c.data,
         c.rhyme_table.empty() ? std::nullopt : std::optional(parse_rhyme_source(c.rhyme_table, "--rhyme-table")));
     options.rules = &rules;
+    // Rhymes other than the default table's are worth a word (stderr: stdout may be JSON).
+    if (c.rhyme_table.empty() && rules.rhyme_groups > 0 && rules.group_names.empty()) {
+      std::cerr << "sample: rhymes " << rules.rhyme_table << "\n";
+    }
   }
 
   nlohmann::json poems = nlohmann::json::array();

@@ -201,7 +201,10 @@ TEST(RealPingshui, CoversTheCorpusAndAgreesWithItsTones) {
   EXPECT_EQ(names(U'看'),
             std::vector<std::string>{"上平声十四寒"});  // and 去声十五翰, which rhymes in no regulated poem
   EXPECT_EQ(rules.tone_of(vocab.id_of(U'看')), CharTone::kBoth);
-  EXPECT_TRUE(names(U'世').empty());  // the notice's characters did not join 入声十七洽
+  // The notice's characters did not join 入声十七洽: 世 stands in its own oblique group alone.
+  EXPECT_TRUE(names(U'世').empty());
+  ASSERT_EQ(rules.oblique_rhymes[static_cast<size_t>(vocab.id_of(U'世'))].size(), 1u);
+  EXPECT_EQ(rules.group_name(rules.oblique_rhymes[static_cast<size_t>(vocab.id_of(U'世'))][0]), "去声八霁");
   // 春晓 rhymes on oblique tones (上声十七筱): evaluate holds real poems to their own rhyme.
   const std::vector<std::u32string> chunxiao = {U"春眠不觉晓", U"处处闻啼鸟", U"夜来风雨声", U"花落知多少"};
   const PoemScores s = score_poem(chunxiao, PoemForm::kWujue, rules, vocab);
