@@ -42,10 +42,12 @@ CharTone VerseRules::tone_of(int32_t id) const {
   return id >= 0 && static_cast<size_t>(id) < tone.size() ? tone[static_cast<size_t>(id)] : CharTone::kUnknown;
 }
 
-const std::vector<int32_t>& VerseRules::rhymes_of(int32_t id) const {
+const std::vector<int32_t>& groups_of(const std::vector<std::vector<int32_t>>& by_token, int32_t id) {
   static const std::vector<int32_t> none;
-  return id >= 0 && static_cast<size_t>(id) < rhymes.size() ? rhymes[static_cast<size_t>(id)] : none;
+  return id >= 0 && static_cast<size_t>(id) < by_token.size() ? by_token[static_cast<size_t>(id)] : none;
 }
+
+const std::vector<int32_t>& VerseRules::rhymes_of(int32_t id) const { return groups_of(rhymes, id); }
 
 std::string VerseRules::group_name(int32_t group) const {
   if (group >= 0 && static_cast<size_t>(group) < group_names.size()) return group_names[static_cast<size_t>(group)];
@@ -53,14 +55,10 @@ std::string VerseRules::group_name(int32_t group) const {
 }
 
 std::vector<int32_t> shared_groups(const std::vector<std::vector<int32_t>>& by_token, const std::vector<int32_t>& ids) {
-  const auto of = [&](int32_t id) {
-    static const std::vector<int32_t> none;
-    return id >= 0 && static_cast<size_t>(id) < by_token.size() ? by_token[static_cast<size_t>(id)] : none;
-  };
   if (ids.empty()) return {};
-  std::vector<int32_t> shared = of(ids[0]);
+  std::vector<int32_t> shared = groups_of(by_token, ids[0]);
   for (size_t i = 1; i < ids.size() && !shared.empty(); ++i) {
-    const std::vector<int32_t>& next = of(ids[i]);
+    const std::vector<int32_t>& next = groups_of(by_token, ids[i]);
     std::vector<int32_t> both;
     std::set_intersection(shared.begin(), shared.end(), next.begin(), next.end(), std::back_inserter(both));
     shared = std::move(both);

@@ -81,6 +81,8 @@ struct VerseRules {
   std::string group_name(int32_t group) const;  // "下平声一先", or "group 12" for learned ones
 };
 
+// Token `id`'s groups in `by_token` (by token id); none beyond it.
+const std::vector<int32_t>& groups_of(const std::vector<std::vector<int32_t>>& by_token, int32_t id);
 // The groups of `by_token` (by token id, each rising) every one of `ids` stands in.
 std::vector<int32_t> shared_groups(const std::vector<std::vector<int32_t>>& by_token, const std::vector<int32_t>& ids);
 // The level groups every one of `ids` rhymes in (all of `ids`' first when it is alone).

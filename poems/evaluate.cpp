@@ -39,7 +39,7 @@ PoemRhyme main_rhyme(const std::vector<int32_t>& ends, const VerseRules& rules) 
   for (const auto* table : {&rules.rhymes, &rules.oblique_rhymes}) {
     std::map<int32_t, int> count;
     for (size_t l = 1; l < ends.size(); l += 2) {
-      for (int32_t g : shared_groups(*table, {ends[l]})) ++count[g];
+      for (int32_t g : groups_of(*table, ends[l])) ++count[g];
     }
     for (const auto& [g, n] : count) {
       if (n > best_count) {
@@ -85,9 +85,10 @@ PoemScores score_poem(const std::vector<std::u32string>& lines, PoemForm form, c
   const char unrhymed = rhyme.level ? 'Z' : 'P';
   int64_t ends_allowed = 0;
   for (size_t l = 0; l < ends.size(); ++l) {
-    const std::vector<int32_t> groups =
-        rhyme.table != nullptr ? shared_groups(*rhyme.table, {ends[l]}) : std::vector<int32_t>{};
-    const bool in_rhyme = std::binary_search(groups.begin(), groups.end(), rhyme.group);
+    const auto in_group = [&](const std::vector<int32_t>& groups) {
+      return std::binary_search(groups.begin(), groups.end(), rhyme.group);
+    };
+    const bool in_rhyme = rhyme.table != nullptr && in_group(groups_of(*rhyme.table, ends[l]));
     const bool off_rhyme = tone_fits(rules.tone_of(ends[l]), unrhymed);
     ends_allowed += l % 2 == 1 ? in_rhyme : l == 0 ? in_rhyme || off_rhyme : off_rhyme;
   }

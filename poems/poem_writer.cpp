@@ -70,16 +70,12 @@ class PoemWriter {
   void reseed(uint64_t seed) { decoder_.reseed(seed); }
 
   // The score of the poem so far, as candidate_score() scores a whole one.
-  double score() const {
-    const double log_prob =
-        decoder_.characters() > 0 ? decoder_.log_prob() / static_cast<double>(decoder_.characters()) : 0;
-    return log_prob - kRepeatWeight * repeated_share({poem_.text});
-  }
+  double score() const { return mean_log_prob() - kRepeatWeight * repeated_share({poem_.text}); }
   const std::u32string& text() const { return poem_.text; }
 
   SampledPoem finish() {
     poem_.lines = split_lines(poem_.text);
-    poem_.log_prob = decoder_.characters() > 0 ? decoder_.log_prob() / static_cast<double>(decoder_.characters()) : 0;
+    poem_.log_prob = mean_log_prob();
     poem_.repeated = repeated_share(poem_.lines);
     return poem_;
   }
@@ -115,6 +111,10 @@ class PoemWriter {
     bool sampled = false;         // drew at least one character
     Decoder::Snapshot end;
   };
+
+  double mean_log_prob() const {
+    return decoder_.characters() > 0 ? decoder_.log_prob() / static_cast<double>(decoder_.characters()) : 0;
+  }
 
   bool rhymes(size_t line, size_t pos) const {
     return masks_ && pos + 1 == static_cast<size_t>(plan_.shape.chars) && plan_.pattern.rhymes(line);

@@ -105,6 +105,15 @@ class Verse : public ::testing::Test {
   }
   int32_t id(char32_t c) const { return vocab_.id_of(c); }
 
+  // Options for `form` under `mode` with the fixture's rules; the rest as SampleOptions has them.
+  SampleOptions options(PoemForm form, ToneMode mode) {
+    SampleOptions o;
+    o.form = form;
+    o.tones = mode;
+    o.rules = &rules_;
+    return o;
+  }
+
   std::vector<std::u32string> plain_lines(const SampledPoem& poem) {
     std::vector<std::u32string> lines;
     for (const auto& line : poem.lines) lines.push_back(line.substr(0, line.size() - 1));
@@ -151,10 +160,7 @@ TEST_F(Verse, SoftTonesFitMoreOftenThanNone) {
 }
 
 TEST_F(Verse, ALineCopiedFromTheTrainingSetIsSampledAgain) {
-  SampleOptions o;
-  o.form = PoemForm::kWujue;
-  o.tones = ToneMode::kOff;
-  o.rules = &rules_;
+  SampleOptions o = options(PoemForm::kWujue, ToneMode::kOff);
   o.seed = 7;
   o.candidates = 1;  // the poem itself, not the likeliest of several
   o.avoid_copies = false;
@@ -231,10 +237,7 @@ TEST_F(Verse, ACharacterOfTwoGroupsRhymesWithEitherButTheRhymesMustShareOne) {
 }
 
 TEST_F(Verse, TheChosenCandidateIsTheLikeliestLessRepeats) {
-  SampleOptions o;
-  o.form = PoemForm::kQijue;
-  o.tones = ToneMode::kStrict;
-  o.rules = &rules_;
+  SampleOptions o = options(PoemForm::kQijue, ToneMode::kStrict);
   o.search = Search::kCandidates;
   int better = 0;
   for (uint64_t seed = 1; seed <= 6; ++seed) {
@@ -256,10 +259,7 @@ TEST_F(Verse, TheChosenCandidateIsTheLikeliestLessRepeats) {
 }
 
 TEST_F(Verse, BeamSearchKeepsEveryConstraintAndRepeatsItself) {
-  SampleOptions o;
-  o.form = PoemForm::kQilv;
-  o.tones = ToneMode::kStrict;
-  o.rules = &rules_;
+  SampleOptions o = options(PoemForm::kQilv, ToneMode::kStrict);
   o.search = Search::kBeam;
   o.candidates = 7;  // shared out 2, 2, 2, 1 among 4 beams
   o.keywords = {chars_where(CharTone::kLevel).substr(0, 1)};
@@ -305,10 +305,7 @@ TEST_F(Verse, APromptEndingARhymingLineOffTheRhymeLeavesTheRestRhyming) {
 }
 
 TEST_F(Verse, GreedyDecodingTriesACopiedLineOnce) {
-  SampleOptions o;
-  o.form = PoemForm::kWujue;
-  o.tones = ToneMode::kOff;
-  o.rules = &rules_;
+  SampleOptions o = options(PoemForm::kWujue, ToneMode::kOff);
   o.temperature = 0;
   o.avoid_copies = false;
   const SampledPoem first = sample_poem(model_, vocab_, o);
@@ -390,10 +387,7 @@ TEST_F(Verse, EachFormWritesAPoemOfItsOwnFromOneSeed) {
 TEST_F(Verse, KeywordsLandInTheirLinesWithinTonesAndRhyme) {
   const std::u32string level = chars_where(CharTone::kLevel);
   const std::u32string oblique = chars_where(CharTone::kOblique);
-  SampleOptions o;
-  o.form = PoemForm::kQijue;
-  o.tones = ToneMode::kStrict;
-  o.rules = &rules_;
+  SampleOptions o = options(PoemForm::kQijue, ToneMode::kStrict);
   o.keywords = {level.substr(0, 1), oblique.substr(0, 1) + level.substr(1, 1), oblique.substr(1, 1)};
   for (uint64_t seed = 1; seed <= 4; ++seed) {
     o.seed = seed;
