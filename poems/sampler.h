@@ -32,10 +32,10 @@ enum class ToneMode { kStrict, kSoft, kOff };
 ToneMode parse_tone_mode(const std::string& text, const std::string& field);
 const char* tone_mode_name(ToneMode mode);
 
-// The most candidates one 七律 can have in about a second of writing on 2 cores (0.84 s; loading
+// The most candidates one 七律 can have in under a second of writing on 2 cores (0.83 s; loading
 // the model and dataset adds about 1 s): in bench/candidates_bench.sh on the cpu-quick model the
 // beam's poem rose from -4.88 log-probability per character (1) to -4.19 (8), -4.05 (12) and
-// -3.95 (16, 1.22 s); the README quotes the run.
+// -3.95 (16, 1.06-1.22 s); the README quotes the run.
 constexpr int64_t kDefaultCandidates = 12;
 constexpr double kRepeatWeight = 2.0;
 // A character already in a regular poem is drawn with its probability divided by 20 (this, added
@@ -50,7 +50,7 @@ const double kRepeatDraw = std::log(1.0 / 20);
 enum class Search { kCandidates, kBeam };
 constexpr int64_t kBeamWidth = 4;
 // The beam: at 12 candidates its 七律 average -4.05 log-probability per character against
-// whole candidates' -4.51, in the same 0.84 s, and repeat less (bench/candidates_bench.sh).
+// whole candidates' -4.51, in about the same 0.8 s, and repeat less (bench/candidates_bench.sh).
 constexpr Search kDefaultSearch = Search::kBeam;
 // candidates|beam; throws poet::Error naming `field` otherwise.
 Search parse_search(const std::string& text, const std::string& field);
