@@ -124,7 +124,7 @@ int main(int argc, char** argv) {
       const poet::Batch b = stream.batch(0, s % stream.batches_per_epoch());
       const auto start = Clock::now();
       poet::clear_gradients(model);
-      poet::forward_backward(model, b, device, static_cast<double>(b.global_targets));
+      poet::forward_backward(model, b, device, static_cast<double>(b.global_targets), {config.run.seed, s, b.rows});
       poet::clip_gradients(model, 1.0);
       optimizer.step();
       if (cuda) torch::cuda::synchronize();

@@ -95,9 +95,11 @@ Batch BatchStream::batch(int64_t epoch, int64_t index) {
 Batch BatchStream::rows(int64_t epoch, int64_t begin, int64_t end) {
   if (built_epoch_ != (shuffle_ ? epoch : 0)) build_epoch(shuffle_ ? epoch : 0);
   std::vector<int64_t> tokens;
+  std::vector<int64_t> rows;
   for (int64_t i = begin; i < end; ++i) {
     const auto [shard, row] = order_.at(static_cast<size_t>(i));
     if (!std::binary_search(owned_.begin(), owned_.end(), shard)) continue;
+    rows.push_back(i - begin);
     const auto& stream = streams_[static_cast<size_t>(shard)];
     tokens.insert(tokens.end(), stream.begin() + row * seq_len_, stream.begin() + (row + 1) * seq_len_ + 1);
   }
@@ -106,6 +108,7 @@ Batch BatchStream::rows(int64_t epoch, int64_t begin, int64_t end) {
   Batch batch;
   batch.inputs = all.narrow(1, 0, seq_len_).contiguous();
   batch.targets = all.narrow(1, 1, seq_len_).contiguous();
+  batch.rows = torch::tensor(rows, torch::kInt64);
   batch.global_targets = (end - begin) * seq_len_;
   return batch;
 }

@@ -25,6 +25,7 @@ namespace poet {
 struct Batch {
   torch::Tensor inputs;        // (n, T) int64; n may be 0 for a process owning no row of it
   torch::Tensor targets;       // (n, T) int64
+  torch::Tensor rows;          // (n,) int64: each row's index in its global batch (dropout masks)
   int64_t global_targets = 0;  // target positions in the whole global batch: the loss divisor
 };
 

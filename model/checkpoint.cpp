@@ -1,8 +1,6 @@
 // Checkpoint writing, verification and loading.
 #include "model/checkpoint.h"
 
-#include <ATen/CPUGeneratorImpl.h>
-#include <ATen/Context.h>
 #include <c10/util/StringUtil.h>
 #include <xxhash.h>
 
@@ -30,16 +28,6 @@ c10::IValue read_value(torch::serialize::InputArchive& a, const char* key) {
   c10::IValue v;
   a.read(key, v);
   return v;
-}
-
-torch::Tensor generator_state(at::Generator generator) {
-  std::lock_guard<std::mutex> lock(generator.mutex());
-  return generator.get_state();
-}
-
-void set_generator_state(at::Generator generator, const torch::Tensor& state) {
-  std::lock_guard<std::mutex> lock(generator.mutex());
-  generator.set_state(state);
 }
 
 // Reads `archive`'s tensors into `module`'s parameters and buffers, recursively, by copying:
@@ -89,11 +77,6 @@ void save_checkpoint(const std::string& path, PoetModel& model, const torch::opt
   write_value(archive, "script", meta.script);
   write_value(archive, "vocab_tokens", c10::List<std::string>(meta.vocab_tokens));
   write_value(archive, "vocab_checksum", static_cast<int64_t>(meta.vocab_checksum));
-  archive.write("rng_state", generator_state(at::detail::getDefaultCPUGenerator()), /*is_buffer=*/true);
-  if (model->device().is_cuda()) {
-    archive.write("cuda_rng_state", generator_state(at::globalContext().defaultGenerator(model->device())),
-                  /*is_buffer=*/true);
-  }
   std::ostringstream payload_stream;
   archive.save_to(payload_stream);
   const std::string payload = payload_stream.str();
@@ -189,16 +172,6 @@ void LoadedCheckpoint::restore_optimizer(torch::optim::AdamW& optimizer) {
     state.exp_avg(state.exp_avg().to(where));
     state.exp_avg_sq(state.exp_avg_sq().to(where));
     if (state.max_exp_avg_sq().defined()) state.max_exp_avg_sq(state.max_exp_avg_sq().to(where));
-  }
-}
-
-void LoadedCheckpoint::restore_rng(const torch::Device& device) {
-  torch::Tensor state;
-  archive_.read("rng_state", state, /*is_buffer=*/true);
-  set_generator_state(at::detail::getDefaultCPUGenerator(), state);
-  // A checkpoint written on the CPU has no CUDA state: that run's seed then stands.
-  if (device.is_cuda() && archive_.try_read("cuda_rng_state", state, /*is_buffer=*/true)) {
-    set_generator_state(at::globalContext().defaultGenerator(device), state);
   }
 }
 

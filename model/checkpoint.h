@@ -1,6 +1,7 @@
-// Checkpoints: model, optimizer state, position in the data, RNG state, the config and the
-// vocabulary, in one file with a checksum. Files are written under a temporary name, flushed
-// and renamed into place; a file whose checksum fails is refused on load.
+// Checkpoints: model, optimizer state, position in the data, the config and the vocabulary, in
+// one file with a checksum. Files are written under a temporary name, flushed and renamed into
+// place; a file whose checksum fails is refused on load. No random state: the dropout masks are
+// a function of the step (dropout_masks.h).
 //
 // File layout: "POETCKPT" magic, uint32 format version, uint64 xxh64 of the payload, uint64
 // payload length, then the payload: a LibTorch archive (torch::serialize::OutputArchive).
@@ -46,9 +47,6 @@ class LoadedCheckpoint {
   // the optimizer wherever they live. `model` must have been built from meta().config_toml.
   void restore_model(PoetModel& model);
   void restore_optimizer(torch::optim::AdamW& optimizer);
-  // The random generators' state (dropout) as it was when the checkpoint was written: the CPU's,
-  // and on a CUDA `device` the CUDA generator's (rank 0's; every rank seeds and draws alike).
-  void restore_rng(const torch::Device& device);
 
  private:
   std::string path_;

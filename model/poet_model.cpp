@@ -13,10 +13,8 @@ namespace poet {
 
 PoetModelImpl::PoetModelImpl(int64_t vocab_size, const ModelConfig& config) : vocab_size_(vocab_size), config_(config) {
   embedding_ = register_module("embedding", torch::nn::Embedding(vocab_size, config.embed));
-  dropout_ = register_module("dropout", torch::nn::Dropout(config.dropout));
-  lstm_ = register_module("lstm", torch::nn::LSTM(torch::nn::LSTMOptions(config.embed, config.hidden)
-                                                      .num_layers(config.layers)
-                                                      .dropout(config.layers > 1 ? config.dropout : 0.0)));
+  lstm_ = register_module(
+      "lstm", torch::nn::LSTM(torch::nn::LSTMOptions(config.embed, config.hidden).num_layers(config.layers)));
   // Module::to() keeps these tensor objects (it replaces their data), so the handles stay valid.
   const auto parameters = lstm_->named_parameters();
   for (int64_t l = 0; l < config.layers; ++l) {
@@ -45,17 +43,30 @@ void PoetModelImpl::set_precision(Precision precision) {
   precision_ = precision;
 }
 
+// Dropout sites: 0 the embedding, l the input of layer l, `layers` the last layer's output.
+torch::Tensor PoetModelImpl::drop(const torch::Tensor& x, int64_t site, bool time_major, const DropoutKey* key) const {
+  if (!is_training() || config_.dropout == 0) return x;
+  if (key == nullptr) throw Error("PoetModel: training with dropout needs a DropoutKey (model/dropout_masks.h)");
+  const int64_t rows = x.size(time_major ? 1 : 0);
+  if (key->rows.numel() != rows) {
+    throw Error("PoetModel: the dropout key names " + std::to_string(key->rows.numel()) + " rows for a batch of " +
+                std::to_string(rows));
+  }
+  const torch::Tensor mask = dropout_mask(*key, site, x.size(time_major ? 0 : 1), x.size(2), config_.dropout,
+                                          x.options());  // (B, T, F)
+  return x * (time_major ? mask.transpose(0, 1) : mask);
+}
+
 // Through torch::lstm rather than the module, a layer a call (see the header), so that it can be
 // given weights in the LSTM's dtype: in fp32 the casts return the parameters themselves.
-std::tuple<torch::Tensor, LstmState> PoetModelImpl::hidden(const torch::Tensor& tokens, const LstmState* state) {
-  // Time-major between the layers, as LibTorch's own multi-layer LSTM runs (its dropout masks
-  // then fall on the same elements).
-  torch::Tensor x = dropout_(embedding_(tokens)).to(precision_.lstm).transpose(0, 1);  // (T, B, E)
-  const double between_layers = lstm_->options.dropout();
+std::tuple<torch::Tensor, LstmState> PoetModelImpl::hidden(const torch::Tensor& tokens, const LstmState* state,
+                                                           const DropoutKey* dropout) {
+  // Time-major between the layers, as LibTorch's own multi-layer LSTM runs.
+  torch::Tensor x = drop(embedding_(tokens), 0, false, dropout).to(precision_.lstm).transpose(0, 1);  // (T, B, E)
   std::vector<torch::Tensor> h_n;
   std::vector<torch::Tensor> c_n;
   for (int64_t l = 0; l < config_.layers; ++l) {
-    if (l > 0) x = torch::dropout(x, between_layers, is_training());
+    if (l > 0) x = drop(x, l, true, dropout);
     std::vector<torch::Tensor> weights;
     for (const torch::Tensor& w : layer_weights_[static_cast<size_t>(l)]) weights.push_back(w.to(precision_.lstm));
     torch::Tensor h0;
@@ -72,7 +83,7 @@ std::tuple<torch::Tensor, LstmState> PoetModelImpl::hidden(const torch::Tensor& 
     h_n.push_back(h);
     c_n.push_back(c);
   }
-  return {dropout_(x.transpose(0, 1)), LstmState{torch::cat(h_n), torch::cat(c_n)}};  // (B, T, H)
+  return {drop(x.transpose(0, 1), config_.layers, false, dropout), LstmState{torch::cat(h_n), torch::cat(c_n)}};
 }
 
 void PoetModelImpl::to(torch::Device device, torch::Dtype dtype, bool non_blocking) {
@@ -116,8 +127,9 @@ torch::Tensor PoetModelImpl::logits(const torch::Tensor& h) const {
                                        output_bias().to(precision_.output));
 }
 
-std::tuple<torch::Tensor, LstmState> PoetModelImpl::forward(const torch::Tensor& tokens, const LstmState* state) {
-  auto [h, new_state] = hidden(tokens, state);
+std::tuple<torch::Tensor, LstmState> PoetModelImpl::forward(const torch::Tensor& tokens, const LstmState* state,
+                                                            const DropoutKey* dropout) {
+  auto [h, new_state] = hidden(tokens, state, dropout);
   return {logits(h).to(torch::kFloat32), new_state};  // (B, T, V)
 }
 

@@ -7,13 +7,13 @@
 // forward, with the softmax and the loss in fp32. The casts are explicit rather than autocast's
 // because autocast runs the cuDNN LSTM in fp16 whatever dtype it was asked for.
 //
-// The LSTM runs one layer a call, with the dropout between layers drawn here from LibTorch's
-// generator: cuDNN's multi-layer call would draw it from a random state of its own, which no
-// checkpoint can save, and a resumed GPU run would then not repeat the uninterrupted one.
+// The LSTM runs one layer a call, with the dropout between layers applied here: every dropout
+// mask comes from dropout_masks.h (a function of seed, step and global row, so that any world
+// size trains alike), which cuDNN's multi-layer call, drawing from a random state of its own,
+// cannot give.
 #pragma once
 
 #include <torch/nn/module.h>
-#include <torch/nn/modules/dropout.h>
 #include <torch/nn/modules/embedding.h>
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/modules/rnn.h>
@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "config/train_config.h"
+#include "model/dropout_masks.h"
 
 namespace poet {
 
@@ -56,12 +57,16 @@ class PoetModelImpl : public torch::nn::Module {
   PoetModelImpl(int64_t vocab_size, const ModelConfig& config);
 
   // tokens (B, T) int64 -> fp32 logits (B, T, V) and the LSTM state after the last position.
-  std::tuple<torch::Tensor, LstmState> forward(const torch::Tensor& tokens, const LstmState* state = nullptr);
+  // In training mode with dropout, `dropout` says which masks (dropout_masks.h); it is required
+  // there and ignored otherwise.
+  std::tuple<torch::Tensor, LstmState> forward(const torch::Tensor& tokens, const LstmState* state = nullptr,
+                                               const DropoutKey* dropout = nullptr);
 
   // The last hidden states, (B, T, H) in the LSTM's dtype, and the output layer they feed:
   // training computes the loss from these without materialising all logits
   // (chunked_cross_entropy.h).
-  std::tuple<torch::Tensor, LstmState> hidden(const torch::Tensor& tokens, const LstmState* state = nullptr);
+  std::tuple<torch::Tensor, LstmState> hidden(const torch::Tensor& tokens, const LstmState* state = nullptr,
+                                              const DropoutKey* dropout = nullptr);
   const torch::Tensor& output_weight() const;
   const torch::Tensor& output_bias() const;
 
@@ -84,13 +89,14 @@ class PoetModelImpl : public torch::nn::Module {
  private:
   // The output layer in its dtype: hidden (…, H) -> logits (…, V).
   torch::Tensor logits(const torch::Tensor& h) const;
+  // x (B, T, F), or (T, B, F) when `time_major`, with dropout site `site`'s masks applied.
+  torch::Tensor drop(const torch::Tensor& x, int64_t site, bool time_major, const DropoutKey* key) const;
   void flatten_for_cudnn();
 
   int64_t vocab_size_;
   ModelConfig config_;
   Precision precision_;
   torch::nn::Embedding embedding_{nullptr};
-  torch::nn::Dropout dropout_{nullptr};
   torch::nn::LSTM lstm_{nullptr};
   std::vector<std::vector<torch::Tensor>> layer_weights_;  // each layer's w_ih, w_hh, b_ih, b_hh
   torch::nn::Linear head_{nullptr};                        // only when the weights are not tied

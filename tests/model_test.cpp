@@ -14,6 +14,7 @@
 #include "common/error.h"
 #include "model/checkpoint.h"
 #include "model/chunked_cross_entropy.h"
+#include "model/dropout_masks.h"
 #include "model/poet_model.h"
 #include "model/precision_choice.h"
 #include "test_support.h"
@@ -45,34 +46,64 @@ double train_loss(PoetModel& model, const torch::Tensor& tokens) {
   return loss.item<double>();
 }
 
-// The layers run a call each, with the dropout between them drawn here: in fp32 that is exactly
-// the LSTM module's multi-layer computation, random draws included, from a given state too.
+// The layers run a call each: in fp32, without dropout, that is exactly the LSTM module's
+// multi-layer computation, from zeros or from a given state.
 TEST(Precision, Fp32LayerByLayerIsTheLstmModulesOwnComputation) {
   ModelConfig config = small_config();
   config.dropout = 0.3;
   torch::manual_seed(5);
   PoetModel model(kVocab, config);
+  model->eval();
   const torch::Tensor tokens = some_tokens();
   const LstmState state{torch::randn({2, 4, 32}), torch::randn({2, 4, 32})};
   torch::NoGradGuard no_grad;
-  torch::nn::LSTM reference(torch::nn::LSTMOptions(16, 32).num_layers(2).dropout(0.3).batch_first(true));
+  torch::nn::LSTM reference(torch::nn::LSTMOptions(16, 32).num_layers(2).batch_first(true));
   for (auto& p : reference->named_parameters()) p.value().copy_(model->named_parameters()["lstm." + p.key()]);
-  const torch::Tensor embedding = model->named_parameters()["embedding.weight"];
+  const torch::Tensor x = torch::embedding(model->named_parameters()["embedding.weight"], tokens);
   for (const LstmState* given : {static_cast<const LstmState*>(nullptr), &state}) {
-    torch::manual_seed(9);
     auto [h, h_state] = model->hidden(tokens, given);
-    torch::manual_seed(9);
-    const torch::Tensor x = torch::dropout(torch::embedding(embedding, tokens), 0.3, /*train=*/true);
     auto [out, out_state] = given != nullptr ? reference->forward(x, *given) : reference->forward(x);
-    const torch::Tensor expected = torch::dropout(out, 0.3, /*train=*/true);
     EXPECT_EQ(h.scalar_type(), torch::kFloat32);
-    EXPECT_TRUE(h.equal(expected)) << (given != nullptr ? "from a state" : "from zeros");
+    EXPECT_TRUE(h.equal(out)) << (given != nullptr ? "from a state" : "from zeros");
     EXPECT_TRUE(std::get<0>(h_state).equal(std::get<0>(out_state)));
     EXPECT_TRUE(std::get<1>(h_state).equal(std::get<1>(out_state)));
   }
   const ComputedDtypes seen = model->computed_dtypes();
   EXPECT_EQ(seen.lstm, torch::kFloat32);
   EXPECT_EQ(seen.output, torch::kFloat32);
+}
+
+// In training, the key's masks fall on the embedding (site 0), between the layers (site 1) and on
+// the output (site 2), and nowhere else.
+TEST(Dropout, TheKeysMasksFallOnEachSite) {
+  ModelConfig config = small_config();
+  config.dropout = 0.3;
+  torch::manual_seed(5);
+  PoetModel model(kVocab, config);
+  const torch::Tensor tokens = some_tokens();  // (4, 12)
+  const DropoutKey key{7, 3, torch::tensor({5, 0, 2, 9}, torch::kInt64)};
+  torch::NoGradGuard no_grad;
+  std::vector<torch::nn::LSTM> layers;
+  for (int64_t l = 0; l < 2; ++l) {
+    layers.emplace_back(torch::nn::LSTMOptions(l == 0 ? 16 : 32, 32).batch_first(true));
+    for (auto& p : layers.back()->named_parameters()) {
+      const std::string name = p.key().substr(0, p.key().size() - 1) + std::to_string(l);  // weight_ih_l0 -> _l1
+      p.value().copy_(model->named_parameters()["lstm." + name]);
+    }
+  }
+  const auto mask = [&](int64_t site, int64_t features) {
+    return dropout_mask(key, site, 12, features, 0.3, torch::kFloat32);
+  };
+  torch::Tensor x = torch::embedding(model->named_parameters()["embedding.weight"], tokens) * mask(0, 16);
+  x = std::get<0>(layers[0]->forward(x)) * mask(1, 32);
+  const torch::Tensor expected = std::get<0>(layers[1]->forward(x)) * mask(2, 32);
+  const torch::Tensor h = std::get<0>(model->hidden(tokens, nullptr, &key));
+  EXPECT_LT((h - expected).abs().max().item<double>(), 1e-6);
+  EXPECT_GT((h == 0).to(torch::kFloat32).mean().item<double>(), 0.2);  // the output's mask, dropping 30%
+  // Without a key, training with dropout is refused rather than drawn from a generator.
+  EXPECT_NE(test::error_of([&] { model->hidden(tokens); }).find("needs a DropoutKey"), std::string::npos);
+  model->eval();
+  EXPECT_NO_THROW(model->hidden(tokens));
 }
 
 TEST(Precision, Bf16RunsTheLstmAndOutputLayerInBf16OnFp32Weights) {

@@ -17,12 +17,12 @@ void clear_gradients(PoetModel& model) {
 }
 
 double forward_backward(PoetModel& model, const Batch& batch, const torch::Device& device, double divisor,
-                        ChromeTrace* trace) {
+                        const DropoutKey& dropout, ChromeTrace* trace) {
   torch::Tensor loss;
   {
     TraceScope span(trace, "compute", "forward");
-    const torch::Tensor h =
-        std::get<0>(model->hidden(batch.inputs.to(device))).to(model->precision().output);  // (B, T, H)
+    const torch::Tensor h = std::get<0>(model->hidden(batch.inputs.to(device), nullptr, &dropout))
+                                .to(model->precision().output);  // (B, T, H)
     loss = chunked_linear_cross_entropy(h.reshape({-1, h.size(-1)}), model->output_weight(), model->output_bias(),
                                         batch.targets.to(device).reshape({-1})) /
            divisor;

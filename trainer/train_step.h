@@ -20,10 +20,10 @@ void clear_gradients(PoetModel& model);
 // target count of the whole step) before backward, so gradients add up to the step's mean.
 // Returns the micro-batch's contribution to the step loss. Each rank divides by the global
 // batch's target count, so summing gradients over ranks gives the global mean's gradient,
-// whatever the world size. The model's compute dtype applies (poet_model.h). `trace` (may be
-// null) gets a forward and a backward span.
+// whatever the world size. The model's compute dtype applies (poet_model.h). `dropout` names
+// the masks (dropout_masks.h). `trace` (may be null) gets a forward and a backward span.
 double forward_backward(PoetModel& model, const Batch& batch, const torch::Device& device, double divisor,
-                        ChromeTrace* trace = nullptr);
+                        const DropoutKey& dropout, ChromeTrace* trace = nullptr);
 
 // Clips by the global gradient norm (0: no clipping) and returns the norm before clipping.
 double clip_gradients(PoetModel& model, double max_norm);

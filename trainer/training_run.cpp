@@ -117,8 +117,11 @@ void TrainingRun::accumulate_micro_batches(StepResult& s) {
     }
     if (batch.inputs.size(0) == 0) continue;  // none of this global batch's rows are this rank's
     reducer_.prepare_backward(micro == config_.optim.grad_accum - 1);
+    // Rows are numbered across the step's micro-batches: each row of the step its own masks.
+    const DropoutKey dropout{config_.run.seed, position_.step, batch.rows + micro * config_.data.batch_size};
     s.loss += forward_backward(model_, batch, comm_.device(),
-                               static_cast<double>(batch.global_targets * config_.optim.grad_accum), step_trace());
+                               static_cast<double>(batch.global_targets * config_.optim.grad_accum), dropout,
+                               step_trace());
   }
 }
 

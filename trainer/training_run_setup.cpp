@@ -184,7 +184,6 @@ void TrainingRun::resume() {
       check_compatible(*ckpt, config_, dataset_.vocab().checksum());
       ckpt->restore_model(model_);
       ckpt->restore_optimizer(optimizer_);
-      ckpt->restore_rng(comm_.device());
       const CheckpointMeta& meta = ckpt->meta();
       position_ = {meta.step, meta.epoch, meta.batch_in_epoch, meta.tokens_seen, meta.elapsed_seconds};
       resumed_from_ = path;
