@@ -2,9 +2,13 @@
 // code, never a crash; version and inspect print what they promise.
 #include <gtest/gtest.h>
 #include <hdf5.h>
+#include <sched.h>
+#include <torch/cuda.h>
+#include <torch/version.h>
 
 #include <algorithm>
 #include <fstream>
+#include <regex>
 
 #include "test_support.h"
 
@@ -34,13 +38,29 @@ std::string small_dataset(const ScratchDir& dir) {
   return out;
 }
 
+// Each fact against what the test finds out for itself: the headers it was compiled with,
+// mpiexec's own version, the cores this process may use.
 TEST(Cli, VersionPrintsTheBuildFacts) {
   const auto r = run_poet("version");
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  for (const char* field : {"poet_dist 0.", "LibTorch   1.13", "MPI        ", "HDF5       1.", "NCCL       ",
-                            "CUDA       ", "BLAS       ", "threads    "}) {
-    EXPECT_NE(r.out.find(field), std::string::npos) << field << " missing from:\n" << r.out;
+  const std::string mpiexec = test::run_command(std::string(POET_MPIEXEC) + " --version").out;  // "mpiexec (OpenRTE) 4.1.4"
+  const size_t space = mpiexec.find(") ");
+  ASSERT_NE(space, std::string::npos) << mpiexec;
+  cpu_set_t cores;
+  ASSERT_EQ(sched_getaffinity(0, sizeof(cores), &cores), 0);
+  for (const std::string& fact :
+       {std::string("poet_dist 0."), "LibTorch   " TORCH_VERSION " (CUDA devices visible: " +
+                                         std::to_string(torch::cuda::device_count()) + ")",
+        "MPI        Open MPI v" + mpiexec.substr(space + 2, mpiexec.find('\n') - space - 2) + " (MPI 3.1)",
+        "HDF5       " + std::to_string(H5_VERS_MAJOR) + "." + std::to_string(H5_VERS_MINOR) + "." +
+            std::to_string(H5_VERS_RELEASE) + "\n",
+        std::string("BLAS       OpenBLAS 0."), "threads    " + std::to_string(CPU_COUNT(&cores)) + " (the cores"}) {
+    EXPECT_NE(r.out.find(fact), std::string::npos) << fact << " missing from:\n" << r.out;
   }
+  // NCCL and CUDA: built in with a version, or said to be absent.
+  EXPECT_TRUE(std::regex_search(r.out, std::regex("\nNCCL       (yes, 2\\.[0-9]+\\.[0-9]+|no)")) &&
+              std::regex_search(r.out, std::regex("\nCUDA       (yes, toolkit [0-9]+\\.[0-9]+|no)")))
+      << r.out;
   const auto flag = run_poet("--version");
   EXPECT_EQ(flag.exit_code, 0);
   EXPECT_NE(flag.out.find("LibTorch"), std::string::npos);

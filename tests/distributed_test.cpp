@@ -117,14 +117,6 @@ TEST_F(Distributed, Bf16AgreesAtAnyWorldSizeWithinItsRounding) {
   }
 }
 
-TEST_F(Distributed, MetricsRecordTimeSpentCommunicating) {
-  ASSERT_EQ(train(2, "comm").exit_code, 0);
-  const std::string metrics = test::read_text(dir_ / "comm/metrics.jsonl");
-  const size_t at = metrics.find("\"comm_s\":");
-  ASSERT_NE(at, std::string::npos) << metrics.substr(0, 300);
-  EXPECT_GT(std::stod(metrics.substr(at + 9)), 0.0);  // two ranks really exchanged gradients
-}
-
 TEST_F(Distributed, SrunWithoutPmiIsRefused) {
   // What srun without --mpi=pmix looks like from inside one of its processes: a Slurm step of
   // two tasks, and no MPI launcher around this one.

@@ -98,7 +98,7 @@ class Poems : public ::testing::Test {
     dir_ = nullptr;
   }
   void SetUp() override {
-    if (corpus_.empty()) GTEST_SKIP() << "no corpus: set POET_DATA or run scripts/get-data.sh";
+    if (corpus_.empty()) POET_SKIP_UNLESS_REQUIRED("POET_REQUIRE_CORPUS", "no corpus: set POET_DATA or run scripts/get-data.sh");
   }
   static std::string path(const std::string& name) { return *dir_ / name; }
 
@@ -128,8 +128,13 @@ TEST_F(Poems, EvaluateScoresEveryFormAndToneModeBesideRealPoems) {
       EXPECT_GT(row["line_end_share"].get<double>(), 0.8) << row;
       EXPECT_LT(row["repeated_char_share"].get<double>(), 0.05) << row;
     }
-    EXPECT_GE(row["copied_line_share"].get<double>(), 0.0);
-    EXPECT_LE(row["copied_line_share"].get<double>(), 1.0);
+    // The sampler retries a line copied from the training split; real poems quote famous lines.
+    if (source == "validation poems") {
+      EXPECT_GT(row["copied_line_share"].get<double>(), 0.005) << row;
+      EXPECT_LT(row["copied_line_share"].get<double>(), 0.2) << row;
+    } else {
+      EXPECT_EQ(row["copied_line_share"].get<double>(), 0.0) << row;
+    }
     // A probability below 1 and above the uniform guess's worst: log p in (-20, 0).
     EXPECT_LT(row["mean_log_prob"].get<double>(), 0.0) << row;
     EXPECT_GT(row["mean_log_prob"].get<double>(), -20.0) << row;
@@ -205,9 +210,7 @@ PageCheck open_in_chromium(const std::string& html, const std::string& png) {
 
 TEST_F(Poems, ReportOpensInChromiumWithEveryChartDrawn) {
   if (find_on_path("chromium").empty()) {
-    const char* require = std::getenv("POET_REQUIRE_CHROMIUM");
-    if (require != nullptr && std::string(require) == "1") FAIL() << "chromium missing and POET_REQUIRE_CHROMIUM=1";
-    GTEST_SKIP() << "no chromium (scripts/install-deps.sh installs it)";
+    POET_SKIP_UNLESS_REQUIRED("POET_REQUIRE_CHROMIUM", "no chromium (scripts/install-deps.sh installs it)");
   }
   const auto r = test::run_poet("report " + path("run"));
   ASSERT_EQ(r.exit_code, 0) << r.err;

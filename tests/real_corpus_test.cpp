@@ -26,7 +26,7 @@ class RealCorpus : public ::testing::Test {
  protected:
   void SetUp() override {
     corpus_ = test::real_corpus_dir();
-    if (corpus_.empty()) GTEST_SKIP() << "no corpus: set POET_DATA or run scripts/get-data.sh";
+    if (corpus_.empty()) POET_SKIP_UNLESS_REQUIRED("POET_REQUIRE_CORPUS", "no corpus: set POET_DATA or run scripts/get-data.sh");
   }
   std::string corpus_;
 };

@@ -174,7 +174,9 @@ TEST(PingshuiTable, AStoredTableOutOfOrderIsRefused) {
 TEST(RealPingshui, CoversTheCorpusAndAgreesWithItsTones) {
   const std::string table = test::real_pingshui_file();
   const std::string corpus = test::real_corpus_dir();
-  if (table.empty() || corpus.empty()) GTEST_SKIP() << "no 平水韵 or corpus: set POET_PINGSHUI and POET_DATA";
+  if (corpus.empty()) POET_SKIP_UNLESS_REQUIRED("POET_REQUIRE_CORPUS", "no corpus: set POET_DATA");
+  // No registry has the table (scripts/get-data.sh pingshui): CI beside ../shared has it.
+  if (table.empty()) GTEST_SKIP() << "no 平水韵: set POET_PINGSHUI";
   ScratchDir dir;
   const auto run = test::run_poet("prepare --input " + corpus + " --pingshui " + table + " --output " + (dir / "t.h5"));
   ASSERT_EQ(run.exit_code, 0) << run.err;

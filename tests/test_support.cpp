@@ -127,6 +127,11 @@ std::vector<pid_t> children_with_environment(pid_t parent, const std::string& en
   return found;
 }
 
+bool required(const char* variable) {
+  const char* value = std::getenv(variable);
+  return value != nullptr && std::string(value) == "1";
+}
+
 bool eventually(double seconds, const std::function<bool()>& condition) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
   while (!condition()) {

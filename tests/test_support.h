@@ -83,6 +83,17 @@ std::string real_corpus_dir();
 // ../shared/data/pingshui beside the source tree; "" when neither exists.
 std::string real_pingshui_file();
 
+// Whether $`variable` is "1": CI (scripts/test.sh) sets POET_REQUIRE_CORPUS and
+// POET_REQUIRE_CHROMIUM, so that a test lacking what it needs fails there instead of skipping.
+bool required(const char* variable);
+
+// Skips the test for lack of something (`why`), or fails it when $`variable` is 1.
+#define POET_SKIP_UNLESS_REQUIRED(variable, why)                                                  \
+  do {                                                                                            \
+    if (::poet::test::required(variable)) FAIL() << why << "; and " << variable << "=1 requires it"; \
+    GTEST_SKIP() << why;                                                                          \
+  } while (0)
+
 }  // namespace poet::test
 
 namespace poet::test {
