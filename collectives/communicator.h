@@ -66,8 +66,10 @@ class Communicator {
 // a build without it, more NCCL ranks on a node than GPUs) is refused with a poet::Error that
 // names both choices, at any world size where it can be known, so a job that starts on one
 // process starts on many. Several ranks need MPI initialised (see MpiSession).
+// `progress_thread`: MPI's collectives get a thread of their own that moves them along
+// (mpi_progress.h; distributed.progress_thread).
 std::unique_ptr<Communicator> make_communicator(const std::string& device, const std::string& backend,
-                                                bool distributed);
+                                                bool distributed, bool progress_thread = true);
 
 // True when this process was started by mpirun/mpiexec or srun with PMI (rank variables set).
 bool launched_by_mpi();

@@ -4,6 +4,7 @@
 #include <torch/cuda.h>
 
 #include <cstdlib>
+#include <iostream>
 #include <string>
 #include <utility>
 
@@ -35,16 +36,24 @@ void require_contiguous(const torch::Tensor& t, const char* operation) {
   if (!t.is_contiguous()) throw Error(std::string("MPI communicator: ") + operation + " needs a contiguous tensor");
 }
 
-// A non-blocking MPI collective on `host`: MPI_Test moves it along, CollectiveWatch bounds the
-// wait. When `host` is a staging copy of a device tensor, completion copies it back.
+// A non-blocking MPI collective on `host`: MPI_Test (and the progress thread, if any) moves it
+// along, CollectiveWatch bounds the wait. When `host` is a staging copy of a device tensor,
+// completion copies it back.
 class MpiPending final : public PendingCollective {
  public:
-  MpiPending(CollectiveWatch& watch, std::string label, torch::Tensor host, torch::Tensor device = {})
+  MpiPending(CollectiveWatch& watch, MpiProgress* progress, std::string label, torch::Tensor host,
+             torch::Tensor device = {})
       : watch_(watch),
+        progress_(progress),
         label_(std::move(label)),
         host_(std::move(host)),
         device_(std::move(device)),
-        number_(watch.begin()) {}
+        number_(watch.begin()) {
+    if (progress_ != nullptr) progress_->started();
+  }
+  ~MpiPending() override {
+    if (!done_ && progress_ != nullptr) progress_->finished();
+  }
   MPI_Request* request() { return &request_; }
   const torch::Tensor& host() const { return host_; }
   bool test() override {
@@ -52,6 +61,7 @@ class MpiPending final : public PendingCollective {
       int flag = 0;
       POET_MPI_CHECK(MPI_Test(&request_, &flag, MPI_STATUS_IGNORE));
       done_ = flag != 0;
+      if (done_ && progress_ != nullptr) progress_->finished();
       if (done_ && device_.defined()) device_.copy_(host_);
     }
     return done_;
@@ -62,6 +72,7 @@ class MpiPending final : public PendingCollective {
 
  private:
   CollectiveWatch& watch_;
+  MpiProgress* progress_;
   std::string label_;
   torch::Tensor host_;
   torch::Tensor device_;
@@ -72,10 +83,14 @@ class MpiPending final : public PendingCollective {
 
 // The collective's pending state for `tensor`: on the CPU it works in place; from a device it
 // works on a host copy, taken once the work queued on the tensor has finished (the copy waits).
-std::unique_ptr<MpiPending> pending_for(CollectiveWatch& watch, std::string label, const torch::Tensor& tensor) {
-  if (tensor.device().is_cpu()) return std::make_unique<MpiPending>(watch, std::move(label), tensor);
-  return std::make_unique<MpiPending>(watch, std::move(label), tensor.to(torch::kCPU), tensor);
+std::unique_ptr<MpiPending> pending_for(CollectiveWatch& watch, MpiProgress* progress, std::string label,
+                                        const torch::Tensor& tensor) {
+  if (tensor.device().is_cpu()) return std::make_unique<MpiPending>(watch, progress, std::move(label), tensor);
+  return std::make_unique<MpiPending>(watch, progress, std::move(label), tensor.to(torch::kCPU), tensor);
 }
+
+// How often the progress thread enters MPI while collectives are in flight. MEASURED below.
+constexpr std::chrono::microseconds kProgressInterval(50);
 
 std::string describe(const char* operation, const torch::Tensor& t) {
   return std::string(operation) + " of " + std::to_string(t.numel()) + " " + c10::toString(t.scalar_type());
@@ -118,9 +133,10 @@ MpiSession::MpiSession(int* argc, char*** argv) {
     setenv("OMPI_MCA_coll_libnbc_iallreduce_algorithm", "3", /*overwrite=*/0);
     // Collectives start from the gradient hooks, which run on the main thread when backward is
     // on the CPU but on the autograd engine's device thread when it is on CUDA, while the main
-    // thread waits in backward(): one thread at a time, though not always the same one.
+    // thread waits in backward(): one thread at a time, though not always the same one. The
+    // progress thread (mpi_progress.h) calls MPI meanwhile, which needs MPI_THREAD_MULTIPLE.
     int provided = 0;
-    POET_MPI_CHECK(MPI_Init_thread(argc, argv, MPI_THREAD_SERIALIZED, &provided));
+    POET_MPI_CHECK(MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &provided));
     owns_ = true;
     if (provided < MPI_THREAD_SERIALIZED) {
       throw Error("MPI_Init_thread: this MPI gives thread level " + std::to_string(provided) +
@@ -137,7 +153,7 @@ MpiSession::~MpiSession() {
   if (owns_ && !finalised) MPI_Finalize();
 }
 
-MpiCommunicator::MpiCommunicator(bool cuda) : device_(torch::kCPU) {
+MpiCommunicator::MpiCommunicator(bool cuda, bool progress_thread) : device_(torch::kCPU) {
   POET_MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &rank_));
   POET_MPI_CHECK(MPI_Comm_size(MPI_COMM_WORLD, &size_));
   MPI_Comm node;
@@ -150,12 +166,20 @@ MpiCommunicator::MpiCommunicator(bool cuda) : device_(torch::kCPU) {
                             static_cast<c10::DeviceIndex>(local_rank_ % static_cast<int>(torch::cuda::device_count())));
   }
   watch_ = std::make_unique<CollectiveWatch>(rank_, size_);
+  int level = 0;
+  POET_MPI_CHECK(MPI_Query_thread(&level));
+  if (progress_thread && size_ > 1 && level == MPI_THREAD_MULTIPLE) {
+    progress_ = std::make_unique<MpiProgress>(rank_, kProgressInterval);
+  } else if (progress_thread && size_ > 1 && rank_ == 0) {
+    std::cerr << "poet_dist: warning: this MPI gives thread level " << level << ", below MPI_THREAD_MULTIPLE ("
+              << MPI_THREAD_MULTIPLE << "): no progress thread, so gradient buckets move only between layers\n";
+  }
 }
 
 std::unique_ptr<PendingCollective> MpiCommunicator::start_all_reduce_sum(const torch::Tensor& tensor,
                                                                          const std::string& label) {
   require_contiguous(tensor, "all_reduce_sum");
-  auto pending = pending_for(*watch_, label, tensor);
+  auto pending = pending_for(*watch_, progress_.get(), label, tensor);
   POET_MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, pending->host().data_ptr(), static_cast<int>(tensor.numel()),
                                 mpi_type(tensor), MPI_SUM, MPI_COMM_WORLD, pending->request()));
   return pending;
@@ -163,21 +187,21 @@ std::unique_ptr<PendingCollective> MpiCommunicator::start_all_reduce_sum(const t
 
 void MpiCommunicator::broadcast(torch::Tensor& tensor, int root) {
   require_contiguous(tensor, "broadcast");
-  auto pending = pending_for(*watch_, describe("broadcast", tensor), tensor);
+  auto pending = pending_for(*watch_, progress_.get(), describe("broadcast", tensor), tensor);
   POET_MPI_CHECK(MPI_Ibcast(pending->host().data_ptr(), static_cast<int>(tensor.numel()), mpi_type(tensor), root,
                             MPI_COMM_WORLD, pending->request()));
   pending->wait();
 }
 
 void MpiCommunicator::barrier() {
-  MpiPending pending(*watch_, "barrier", torch::Tensor());
+  MpiPending pending(*watch_, progress_.get(), "barrier", torch::Tensor());
   POET_MPI_CHECK(MPI_Ibarrier(MPI_COMM_WORLD, pending.request()));
   pending.wait();
 }
 
 std::vector<int64_t> MpiCommunicator::all_gather(int64_t value) {
   std::vector<int64_t> values(static_cast<size_t>(size_));
-  MpiPending pending(*watch_, "all_gather", torch::Tensor());
+  MpiPending pending(*watch_, progress_.get(), "all_gather", torch::Tensor());
   POET_MPI_CHECK(
       MPI_Iallgather(&value, 1, MPI_INT64_T, values.data(), 1, MPI_INT64_T, MPI_COMM_WORLD, pending.request()));
   pending.wait();

@@ -7,13 +7,16 @@
 
 #include "collectives/collective_watch.h"
 #include "collectives/communicator.h"
+#include "collectives/mpi_progress.h"
 
 namespace poet {
 
 class MpiCommunicator final : public Communicator {
  public:
   // `cuda`: this rank computes on its local rank's GPU (make_communicator); otherwise on the CPU.
-  explicit MpiCommunicator(bool cuda = false);
+  // `progress_thread`: an MpiProgress moves collectives along while the rank computes, where
+  // MPI gives MPI_THREAD_MULTIPLE (rank 0 warns where it does not).
+  explicit MpiCommunicator(bool cuda = false, bool progress_thread = true);
 
   int rank() const override { return rank_; }
   int size() const override { return size_; }
@@ -35,6 +38,7 @@ class MpiCommunicator final : public Communicator {
   int local_rank_ = 0;
   int local_size_ = 1;
   std::unique_ptr<CollectiveWatch> watch_;
+  std::unique_ptr<MpiProgress> progress_;  // null: progress only inside this rank's MPI calls
 };
 
 }  // namespace poet

@@ -99,6 +99,9 @@ constexpr Key kKeys[] = {
         "distributed.collective_timeout_s", "Seconds a collective may wait before the job is ended"),
     key<&TrainConfig::distributed, &DistributedConfig::stall_warning_s>(
         "distributed.stall_warning_s", "Seconds a collective waits before the ranks not arrived are named"),
+    key<&TrainConfig::distributed, &DistributedConfig::progress_thread>(
+        "distributed.progress_thread",
+        "A thread that moves MPI's gradient all-reduces along during backward (needs MPI_THREAD_MULTIPLE)"),
 };
 
 const Key* find_key(std::string_view name) {

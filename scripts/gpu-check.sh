@@ -16,7 +16,7 @@
 #                  one each), then `tiny` for 20 steps under mpiexec -np 1 with --backend nccl and
 #                  with --backend mpi, each run's summary naming its backend: the parameters'
 #                  exact difference, and within 1e-5;
-#   4. checkpoints `tiny` with 2 layers and dropout (the CUDA generator draws) for 40 steps,
+#   4. checkpoints `tiny` with 2 layers and dropout (masks by tensor operations on CUDA) for 40 steps,
 #                  against 20 steps, a stop and --resume auto from step 20 to 40: the exact
 #                  difference, and within 1e-6; sample (in traditional characters too: OpenCC
 #                  from the relocated packages) and evaluate of that checkpoint on the CPU alone;
@@ -327,8 +327,8 @@ stage_precision() {
 stage_checkpoints() {
   local whole=$work/runs/resume-whole split=$work/runs/resume-split resumed checkpoint script
   # Two layers with dropout, in bf16 (tiny itself asks for fp32): the masks between and after the
-  # layers come from the CUDA generator, whose state the checkpoint must carry for the resumed run
-  # to draw the same ones.
+  # layers are model/dropout_masks.h's tensor operations on CUDA, a function of the step that the
+  # resumed run must reach again.
   local model=(--config configs/tiny.toml --set model.layers=2 --set model.dropout=0.2 --set run.steps=40
                --set run.precision=bf16)
   export CUBLAS_WORKSPACE_CONFIG=:4096:8

@@ -92,6 +92,8 @@ void GradientReducer::prepare_backward(bool last_micro_batch) {
     b.waiting = b.parameters.size();
     b.pending.reset();
     b.finished = {};
+    b.tests = 0;
+    b.done_in_backward = false;
   }
 }
 
@@ -106,7 +108,9 @@ void GradientReducer::on_gradient_ready(size_t parameter) {
 
 void GradientReducer::note_if_done(size_t index) {
   Bucket& b = buckets_[index];
-  if (b.finished == ChromeTrace::Clock::time_point() && b.pending->test()) b.finished = ChromeTrace::Clock::now();
+  if (b.finished != ChromeTrace::Clock::time_point()) return;
+  ++b.tests;
+  if (b.pending->test()) b.finished = ChromeTrace::Clock::now();
 }
 
 void GradientReducer::start_ready_buckets() {
@@ -123,6 +127,10 @@ void GradientReducer::start(size_t index) {
 
 void GradientReducer::finish() {
   if (!armed_) prepare_backward(true);  // no micro-batch of this step was armed
+  for (size_t i = 0; i < next_to_start_; ++i) {
+    note_if_done(i);
+    buckets_[i].done_in_backward = buckets_[i].finished != ChromeTrace::Clock::time_point();
+  }
   for (Bucket& b : buckets_) b.waiting = 0;
   start_ready_buckets();
   for (size_t i = 0; i < buckets_.size(); ++i) {
@@ -130,7 +138,9 @@ void GradientReducer::finish() {
     note_if_done(i);
     if (trace_ != nullptr) {
       trace_->span("communication", "all_reduce bucket " + std::to_string(i), buckets_[i].started, buckets_[i].finished,
-                   "{\"bytes\":" + std::to_string(buckets_[i].flat.numel() * buckets_[i].flat.element_size()) + "}");
+                   "{\"bytes\":" + std::to_string(buckets_[i].flat.numel() * buckets_[i].flat.element_size()) +
+                       ",\"done_in_backward\":" + (buckets_[i].done_in_backward ? "true" : "false") +
+                       ",\"tests\":" + std::to_string(buckets_[i].tests) + "}");
     }
   }
   armed_ = false;
