@@ -66,11 +66,19 @@ struct JobRow {
   std::string id;
   std::string name;
   std::string state = "?";
-  std::string elapsed = "-";
+  std::string elapsed = "-";  // of the job's latest run, as Slurm's commands give it
   std::string nodes = "-";
+  std::string requeues = "-";  // runs before the latest that were requeued
   std::string run_dir;
   std::string log;
 };
+
+std::vector<std::string> split(const std::string& line, char separator) {
+  std::vector<std::string> cells;
+  std::istringstream in(line);
+  for (std::string cell; std::getline(in, cell, separator);) cells.push_back(cell);
+  return cells;
+}
 
 bool is_script_job(const std::string& name) { return name.rfind(kScriptJobPrefix, 0) == 0; }
 
@@ -130,6 +138,44 @@ std::map<std::string, std::string> scontrol_job(const std::string& id) {
     if (eq != std::string::npos) fields[word.substr(0, eq)] = word.substr(eq + 1);
   }
   return fields;
+}
+
+// Ended jobs as accounting records them, by job id: each run of a requeued job is a record of
+// its own (sacct -D), so the latest run gives state, elapsed and nodes, and the earlier ones are
+// the requeues. Empty, with `why` set, where accounting is off or does not answer.
+std::map<std::string, JobRow> accounted_jobs(const std::vector<std::string>& ids, std::string* why) {
+  std::map<std::string, JobRow> jobs;
+  if (find_on_path("sacct").empty()) {
+    *why = "sacct is not on PATH";
+    return jobs;
+  }
+  std::string list;
+  for (const std::string& id : ids) list += (list.empty() ? "" : ",") + id;
+  const ProcessResult r =
+      run_process({"sacct", "-n", "-P", "-X", "-D", "-j", list, "-o", "JobID,Submit,State,Elapsed,NNodes"});
+  if (r.exit_code != 0) {
+    const std::string err = trim(r.err.empty() ? r.out : r.err);
+    *why = "sacct failed: " + err.substr(0, err.find('\n'));
+    return jobs;
+  }
+  std::map<std::string, std::string> latest_submit;
+  std::map<std::string, int> runs;
+  std::istringstream lines(r.out);
+  for (std::string line; std::getline(lines, line);) {
+    const std::vector<std::string> f = split(line, '|');
+    if (f.size() != 5) continue;
+    ++runs[f[0]];
+    // A requeue resets the submit time, so the latest run is submitted last; on a tie, sacct's
+    // order (oldest first) decides.
+    if (f[1] < latest_submit[f[0]]) continue;
+    latest_submit[f[0]] = f[1];
+    JobRow& row = jobs[f[0]];
+    row.state = f[2].substr(0, f[2].find(' '));  // "CANCELLED by 0": who cancelled is not a state
+    row.elapsed = f[3];
+    row.nodes = f[4];
+  }
+  for (auto& [id, row] : jobs) row.requeues = std::to_string(runs[id] - 1);
+  return jobs;
 }
 
 // The last metrics line of a run: "step", "loss".
@@ -197,15 +243,14 @@ void list_jobs(const std::string& run_root, std::ostream& out) {
   std::map<std::string, JobRow> jobs = recorded_jobs(run_root);
   // Live jobs, including poet_dist jobs submitted from other run roots (found by their comment)
   // and those of slurm/*.sbatch, pending ones too (found by their name).
-  const ProcessResult q = run_slurm({"squeue", "--me", "-h", "-o", "%i|%j|%T|%M|%D|%Z|%k"});
+  const ProcessResult q = run_slurm(
+      {"squeue", "--me", "-h", "-O", "JobID:|,Name:|,State:|,TimeUsed:|,NumNodes:|,RestartCnt:|,WorkDir:|,Comment:|"});
   if (q.exit_code != 0) throw Error("squeue failed: " + trim(q.err));
   std::istringstream lines(q.out);
   for (std::string line; std::getline(lines, line);) {
-    std::vector<std::string> f;
-    std::istringstream cells(line);
-    for (std::string cell; std::getline(cells, cell, '|');) f.push_back(cell);
-    if (f.size() < 7) continue;
-    const bool submitted = f[6].rfind(kCommentPrefix, 0) == 0;
+    const std::vector<std::string> f = split(line, '|');
+    if (f.size() < 8) continue;
+    const bool submitted = f[7].rfind(kCommentPrefix, 0) == 0;
     if (!submitted && !is_script_job(f[1]) && jobs.count(f[0]) == 0) continue;
     JobRow& row = jobs[f[0]];
     row.id = f[0];
@@ -213,45 +258,56 @@ void list_jobs(const std::string& run_root, std::ostream& out) {
     row.state = f[2];
     row.elapsed = f[3];
     row.nodes = f[4];
+    row.requeues = f[5];
     if (submitted) {
-      row.run_dir = f[6].substr(std::string(kCommentPrefix).size());
+      row.run_dir = f[7].substr(std::string(kCommentPrefix).size());
     } else if (row.run_dir.empty()) {
-      row.run_dir = script_run_dir(/*work_dir=*/f[5], run_root, row.name, row.id);
+      row.run_dir = script_run_dir(/*work_dir=*/f[6], run_root, row.name, row.id);
     }
   }
-  const bool have_sacct = !find_on_path("sacct").empty();
-  for (auto& [id, row] : jobs) {
-    if (row.state != "?") continue;
-    // Ended: slurmctld remembers it for a while (MinJobAge), accounting for longer.
-    const auto fields = scontrol_job(id);
-    if (!fields.empty()) {
-      row.state = fields.count("JobState") ? fields.at("JobState") : "?";
-      row.elapsed = fields.count("RunTime") ? fields.at("RunTime") : "-";
-      row.nodes = fields.count("NumNodes") ? fields.at("NumNodes") : "-";
-    } else if (have_sacct) {
-      const ProcessResult s = run_process({"sacct", "-n", "-P", "-X", "-j", id, "-o", "State,Elapsed,NNodes"});
-      std::istringstream cells(trim(s.out));
-      std::vector<std::string> f;
-      for (std::string cell; std::getline(cells, cell, '|');) f.push_back(cell);
-      if (s.exit_code == 0 && f.size() == 3) {
-        row.state = f[0];
-        row.elapsed = f[1];
-        row.nodes = f[2];
-      }
+  // Ended: accounting keeps them, where it is on, as real clusters have it; slurmctld remembers
+  // them only for a while (MinJobAge), and is asked about those accounting does not know.
+  std::vector<std::string> ended;
+  for (const auto& [id, row] : jobs) {
+    if (row.state == "?") ended.push_back(id);
+  }
+  std::string no_accounting = "accounting has no record of it";
+  const auto accounted = ended.empty() ? std::map<std::string, JobRow>{} : accounted_jobs(ended, &no_accounting);
+  bool unknown = false;
+  for (const std::string& id : ended) {
+    JobRow& row = jobs.at(id);
+    if (accounted.count(id) != 0) {
+      const JobRow& a = accounted.at(id);
+      row.state = a.state;
+      row.elapsed = a.elapsed;
+      row.nodes = a.nodes;
+      row.requeues = a.requeues;
+      continue;
     }
+    const auto fields = scontrol_job(id);
+    const auto field = [&](const char* key, const char* fallback) {
+      return fields.count(key) != 0 ? fields.at(key) : fallback;
+    };
+    row.state = field("JobState", "?");
+    row.elapsed = field("RunTime", "-");
+    row.nodes = field("NumNodes", "-");
+    row.requeues = field("Restarts", "-");
+    unknown = unknown || row.state == "?";
   }
   out << std::left << std::setw(9) << "JOBID" << std::setw(18) << "NAME" << std::setw(12) << "STATE" << std::setw(12)
-      << "ELAPSED" << std::setw(6) << "NODES" << std::setw(9) << "STEP" << std::setw(9) << "LOSS"
+      << "ELAPSED" << std::setw(6) << "NODES" << std::setw(9) << "REQUEUES" << std::setw(9) << "STEP" << std::setw(9)
+      << "LOSS"
       << "RUN_DIR\n";
   for (auto it = jobs.rbegin(); it != jobs.rend(); ++it) {
     const JobRow& row = it->second;
     const auto [step, loss] = latest_metrics(row.run_dir);
     std::string name = row.name.size() > 16 ? row.name.substr(0, 15) + "~" : row.name;
     out << std::left << std::setw(9) << row.id << std::setw(18) << name << std::setw(12) << row.state << std::setw(12)
-        << row.elapsed << std::setw(6) << row.nodes << std::setw(9) << step << std::setw(9) << loss << row.run_dir
-        << "\n";
+        << row.elapsed << std::setw(6) << row.nodes << std::setw(9) << row.requeues << std::setw(9) << step
+        << std::setw(9) << loss << row.run_dir << "\n";
   }
   if (jobs.empty()) out << "(no poet_dist jobs under " << run_root << " or in squeue)\n";
+  if (unknown) out << "(state ?: slurmctld no longer remembers the job, and " << no_accounting << ")\n";
 }
 
 void cancel_job(const std::string& job_id, std::ostream& out) {

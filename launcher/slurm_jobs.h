@@ -22,7 +22,9 @@ struct SubmitOptions {
 // Prints the job id (or, with dry_run, the script). Throws poet::Error on failure.
 void submit_job(SubmitOptions options, std::ostream& out);
 // A table of this user's poet_dist jobs, submitted or started from slurm/*.sbatch: id, name,
-// state, elapsed, nodes, latest step and loss.
+// state, elapsed (of the latest run), nodes, requeues, latest step and loss. Live jobs come from
+// squeue, ended ones from sacct where accounting is on, else from scontrol while slurmctld
+// remembers them.
 void list_jobs(const std::string& run_root, std::ostream& out);
 void cancel_job(const std::string& job_id, std::ostream& out);
 // Prints the job's log; with follow, keeps printing until the job has ended.

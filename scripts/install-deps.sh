@@ -18,6 +18,7 @@ packages=(
   libxxhash-dev           # checksums of source files and datasets
   libgtest-dev libgmock-dev
   slurm-wlm munge         # the scheduler tests start a one-node Slurm
+  slurmdbd mariadb-server # ... with accounting, as real clusters have it: slurmdbd on a MariaDB of its own
   python3-torch python3-h5py  # bench/train_bench.sh: the same model in PyTorch's Python API
   chromium fonts-noto-cjk     # the report page's test opens it in headless Chromium
 )
