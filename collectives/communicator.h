@@ -56,6 +56,7 @@ class Communicator {
   virtual void barrier() = 0;
   // Every rank's `value`, in rank order.
   virtual std::vector<int64_t> all_gather(int64_t value) = 0;
+  virtual std::vector<std::string> all_gather(const std::string& value) = 0;
 };
 
 // The job's device and backend, decided together. `device`: run.device as the config checked

@@ -208,4 +208,24 @@ std::vector<int64_t> MpiCommunicator::all_gather(int64_t value) {
   return values;
 }
 
+std::vector<std::string> MpiCommunicator::all_gather(const std::string& value) {
+  const std::vector<int64_t> lengths = all_gather(static_cast<int64_t>(value.size()));
+  std::vector<int> counts;
+  std::vector<int> offsets;
+  int total = 0;
+  for (int64_t length : lengths) {
+    offsets.push_back(total);
+    counts.push_back(static_cast<int>(length));
+    total += static_cast<int>(length);
+  }
+  std::string all(static_cast<size_t>(total), '\0');
+  MpiPending pending(*watch_, progress_.get(), "all_gather of strings", torch::Tensor());
+  POET_MPI_CHECK(MPI_Iallgatherv(value.data(), static_cast<int>(value.size()), MPI_CHAR, all.data(), counts.data(),
+                                 offsets.data(), MPI_CHAR, MPI_COMM_WORLD, pending.request()));
+  pending.wait();
+  std::vector<std::string> values;
+  for (size_t r = 0; r < counts.size(); ++r) values.push_back(all.substr(static_cast<size_t>(offsets[r]), static_cast<size_t>(counts[r])));
+  return values;
+}
+
 }  // namespace poet

@@ -30,6 +30,7 @@ class MpiCommunicator final : public Communicator {
   void broadcast(torch::Tensor& tensor, int root) override;
   void barrier() override;
   std::vector<int64_t> all_gather(int64_t value) override;
+  std::vector<std::string> all_gather(const std::string& value) override;
 
  private:
   torch::Device device_;

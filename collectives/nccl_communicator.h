@@ -34,6 +34,7 @@ class NcclCommunicator final : public Communicator {
   void broadcast(torch::Tensor& tensor, int root) override;
   void barrier() override { mpi_->barrier(); }
   std::vector<int64_t> all_gather(int64_t value) override { return mpi_->all_gather(value); }
+  std::vector<std::string> all_gather(const std::string& value) override { return mpi_->all_gather(value); }
 
  private:
   // Orders NCCL's stream after the work LibTorch has queued on this device so far.

@@ -19,6 +19,7 @@ packages=(
   libgtest-dev libgmock-dev
   slurm-wlm munge         # the scheduler tests start a one-node Slurm
   slurmdbd mariadb-server # ... with accounting, as real clusters have it: slurmdbd on a MariaDB of its own
+  iproute2 util-linux     # the two-node rehearsal: network namespaces (ip netns), unshare, nsenter, taskset
   python3-torch python3-h5py  # bench/train_bench.sh: the same model in PyTorch's Python API
   chromium fonts-noto-cjk     # the report page's test opens it in headless Chromium
 )

@@ -25,5 +25,5 @@ cmake --build "$build_dir"
 slurm_dir=$(mktemp -d /tmp/poet-slurm.XXXXXX)
 trap 'scripts/slurm-cluster.sh stop "$slurm_dir"; rm -rf "$slurm_dir"' EXIT
 eval "$(scripts/slurm-cluster.sh start "$slurm_dir")"
-export POET_REQUIRE_SLURM=1 POET_REQUIRE_CHROMIUM=1 POET_REQUIRE_CORPUS=1
+export POET_REQUIRE_SLURM=1 POET_REQUIRE_CHROMIUM=1 POET_REQUIRE_CORPUS=1 POET_REQUIRE_TWO_NODES=1
 ctest --test-dir "$build_dir" --output-on-failure -j "$(nproc)"

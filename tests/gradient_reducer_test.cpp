@@ -33,6 +33,7 @@ class DoublingCommunicator final : public Communicator {
   void broadcast(torch::Tensor&, int) override {}
   void barrier() override {}
   std::vector<int64_t> all_gather(int64_t value) override { return {value, value}; }
+  std::vector<std::string> all_gather(const std::string& value) override { return {value, value}; }
 
   std::vector<std::string> started;
 

@@ -2,9 +2,13 @@
 // resume, and the job summary with ranks.json.
 #include <torch/autograd.h>
 #include <torch/utils.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
+#include <map>
 #include <limits>
 #include <thread>
 
@@ -201,13 +205,43 @@ void TrainingRun::resume() {
   run_dir_.open_logs(!resumed_from_.empty(), position_.step);
 }
 
-// ranks.json: what each rank read from the dataset, its own shards only (a test checks it).
+namespace {
+
+std::string host_name() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof(name) - 1) != 0) throw Error("gethostname: " + std::string(std::strerror(errno)));
+  return name;
+}
+
+// "HOST: 0 (local 0), 1 (local 1); HOST2: 2 (local 0), ...": the ranks of each host, hosts in
+// the order of their first rank.
+std::string placement(const std::vector<std::string>& hosts, const std::vector<int64_t>& local_ranks) {
+  std::vector<std::string> order;
+  std::map<std::string, std::string> ranks_of;
+  for (size_t r = 0; r < hosts.size(); ++r) {
+    std::string& line = ranks_of[hosts[r]];
+    if (line.empty()) order.push_back(hosts[r]);
+    line += (line.empty() ? "" : ", ") + std::to_string(r) + " (local " + std::to_string(local_ranks[r]) + ")";
+  }
+  std::string text;
+  for (const std::string& host : order) text += (text.empty() ? "" : "; ") + host + ": " + ranks_of[host];
+  return text;
+}
+
+}  // namespace
+
+// ranks.json: where each rank ran, and what it read from the dataset, its own shards only (a
+// test checks it).
 void TrainingRun::write_rank_summary() {
   const int64_t tokens_read = train_data_.tokens_read() + val_data_.tokens_read();
   const auto reads = comm_.all_gather(tokens_read);
+  const auto hosts = comm_.all_gather(host_name());
+  const auto local_ranks = comm_.all_gather(comm_.local_rank());
   nlohmann::json ranks = nlohmann::json::array();
   for (int r = 0; r < comm_.size(); ++r) {
     ranks.push_back({{"rank", r},
+                     {"host", hosts[static_cast<size_t>(r)]},
+                     {"local_rank", local_ranks[static_cast<size_t>(r)]},
                      {"train_shards", shards_of(Split::kTrain, r)},
                      {"val_shards", shards_of(Split::kVal, r)},
                      {"tokens_read", reads[static_cast<size_t>(r)]}});
@@ -236,6 +270,7 @@ void TrainingRun::print_summary() {
        << (comm_.device().is_cuda() ? "CUDA" : "CPU") << ", " << threads_ << (threads_ == 1 ? " thread" : " threads")
        << (world > 1 ? " each" : "") << "\n";
   out_ << "devices  " << devices << "\n";
+  if (world > 1) out_ << "ranks    " << placement(comm_.all_gather(host_name()), local_ranks) << "\n";
   out_ << "data     " << config_.data.path << ": " << with_commas(train_data_.total_rows()) << " training rows of "
        << config_.data.seq_len << " (" << train_data_.batches_per_epoch() << " batches an epoch, 0% padding), "
        << with_commas(val_data_.total_rows()) << " validation rows, vocabulary " << dataset_.vocab().size() << "\n";
