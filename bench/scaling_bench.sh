@@ -8,8 +8,8 @@
 # after warm-up, from rank 0's metrics.jsonl: tokens/s (the global batch's tokens over the step's
 # time, so the same measure at either world size), and the share of the step spent waiting on
 # communication (comm_s over the step's seconds, which are the step's tokens over its tokens/s).
-# The summary gives medians over rounds. np=2 also runs without the MPI progress thread
-# (distributed.progress_thread=false): the step time it saves, and the share of the gradient bytes
+# The summary gives medians over rounds. np=2 runs with the MPI progress thread and without it
+# (distributed.progress_thread on and off): the step time it saves, and the share of the gradient bytes
 # whose all-reduce had completed when backward ended (median over the traced steps of each run's
 # --trace, from each bucket's done_in_backward). The model and batch are CONFIG's
 # (configs/cpu-quick.toml unless given).
@@ -82,9 +82,9 @@ one=() two=() wait_share=() off=() off_wait=() overlap=() off_overlap=()
 for round in $(seq 1 "$rounds"); do
   train np1 1 2
   np1=$(step_medians "$scratch/np1/metrics.jsonl")
-  train np2 2 1
+  train np2 2 1 --set distributed.progress_thread=on
   np2=$(step_medians "$scratch/np2/metrics.jsonl")
-  train np2-off 2 1 --set distributed.progress_thread=false
+  train np2-off 2 1 --set distributed.progress_thread=off
   np2_off=$(step_medians "$scratch/np2-off/metrics.jsonl")
   a=${np1% *} b=${np2% *} share=${np2#* } c=${np2_off% *} off_share=${np2_off#* }
   if [ "$round" = 1 ]; then

@@ -67,10 +67,12 @@ class Communicator {
 // a build without it, more NCCL ranks on a node than GPUs) is refused with a poet::Error that
 // names both choices, at any world size where it can be known, so a job that starts on one
 // process starts on many. Several ranks need MPI initialised (see MpiSession).
-// `progress_thread`: MPI's collectives get a thread of their own that moves them along
-// (mpi_progress.h; distributed.progress_thread).
+// `progress_thread` (distributed.progress_thread: on, off or auto) and `compute_threads`
+// (run.threads, 0 for every core): whether MPI's collectives get a thread that moves them along
+// (mpi_progress.h).
 std::unique_ptr<Communicator> make_communicator(const std::string& device, const std::string& backend,
-                                                bool distributed, bool progress_thread = true);
+                                                bool distributed, const std::string& progress_thread = "auto",
+                                                int compute_threads = 0);
 
 // True when this process was started by mpirun/mpiexec or srun with PMI (rank variables set).
 bool launched_by_mpi();

@@ -14,7 +14,8 @@
 namespace poet {
 
 std::unique_ptr<Communicator> make_communicator(const std::string& device, const std::string& backend,
-                                                bool distributed, bool progress_thread) {
+                                                bool distributed, const std::string& progress_thread,
+                                                int compute_threads) {
   if (backend != "auto" && backend != "mpi" && backend != "nccl") {
     throw Error("--backend is '" + backend + "', expected auto, mpi or nccl");
   }
@@ -35,7 +36,7 @@ std::unique_ptr<Communicator> make_communicator(const std::string& device, const
 #endif
   const torch::Device where = cuda ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
   if (!distributed) return std::make_unique<LocalCommunicator>(where);
-  auto mpi = std::make_unique<MpiCommunicator>(cuda, progress_thread);
+  auto mpi = std::make_unique<MpiCommunicator>(cuda, progress_thread, compute_threads);
   if (!cuda) return mpi;
   // Tensors made without a device go to the rank's own GPU.
   const torch::Device gpu = mpi->device();

@@ -14,9 +14,11 @@ namespace poet {
 class MpiCommunicator final : public Communicator {
  public:
   // `cuda`: this rank computes on its local rank's GPU (make_communicator); otherwise on the CPU.
-  // `progress_thread`: an MpiProgress moves collectives along while the rank computes, where
-  // MPI gives MPI_THREAD_MULTIPLE (rank 0 warns where it does not).
-  explicit MpiCommunicator(bool cuda = false, bool progress_thread = true);
+  // `progress_thread`: whether an MpiProgress moves collectives along while the rank computes:
+  // "on", "off", or "auto", on where the thread has a core of its own: on CUDA, or when
+  // `compute_threads` (run.threads) times the ranks on this node is below the cores this process
+  // may use. It needs MPI_THREAD_MULTIPLE (rank 0 warns where MPI gives less).
+  explicit MpiCommunicator(bool cuda = false, const std::string& progress_thread = "auto", int compute_threads = 0);
 
   int rank() const override { return rank_; }
   int size() const override { return size_; }

@@ -101,7 +101,8 @@ constexpr Key kKeys[] = {
         "distributed.stall_warning_s", "Seconds a collective waits before the ranks not arrived are named"),
     key<&TrainConfig::distributed, &DistributedConfig::progress_thread>(
         "distributed.progress_thread",
-        "A thread that moves MPI's gradient all-reduces along during backward (needs MPI_THREAD_MULTIPLE)"),
+        "on, off or auto: a thread that moves MPI's gradient all-reduces along during backward; auto where it has a "
+        "core of its own (on CUDA, or run.threads x ranks on the node below the cores)"),
 };
 
 const Key* find_key(std::string_view name) {
@@ -252,6 +253,9 @@ TrainConfig finish(TrainConfig c, const std::string& origin) {
   require(c.run.threads >= 0, origin, "run.threads must be >= 0");
   require(c.run.device == "auto" || c.run.device == "cpu" || c.run.device == "cuda", origin,
           "run.device is '" + c.run.device + "', expected auto, cpu or cuda");
+  require(c.distributed.progress_thread == "auto" || c.distributed.progress_thread == "on" ||
+              c.distributed.progress_thread == "off",
+          origin, "distributed.progress_thread is '" + c.distributed.progress_thread + "', expected auto, on or off");
   require(c.run.precision == "auto" || c.run.precision == "fp32" || c.run.precision == "bf16", origin,
           "run.precision is '" + c.run.precision + "', expected auto, fp32 or bf16");
   require(c.distributed.first_bucket_mb > 0 && c.distributed.bucket_mb > 0, origin,

@@ -61,7 +61,7 @@ struct DistributedConfig {
   double bucket_mb = 25;
   double collective_timeout_s = 300;
   double stall_warning_s = 60;
-  bool progress_thread = true;
+  std::string progress_thread = "auto";  // on, off, or auto (mpi_progress.h)
 };
 
 struct TrainConfig {

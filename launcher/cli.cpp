@@ -196,7 +196,8 @@ int run_train(TrainOptions o, const TrainFlags& flags, std::unique_ptr<Communica
   if (flags.stall_warning > 0) o.overrides.push_back("distributed.stall_warning_s=" + toml_float(flags.stall_warning));
   const TrainConfig config = resolve_train_config(o);
   // Under mpirun or srun every rank joins one job; started alone, this is a world of one.
-  comm = make_communicator(config.run.device, flags.backend, launched_by_mpi(), config.distributed.progress_thread);
+  comm = make_communicator(config.run.device, flags.backend, launched_by_mpi(), config.distributed.progress_thread,
+                           static_cast<int>(config.run.threads));
   comm->set_timeouts({config.distributed.stall_warning_s, config.distributed.collective_timeout_s});
   check_slurm_world_size(comm->size());
   if (comm->rank() == 0) std::cout << versions_line() << "\n";

@@ -178,7 +178,7 @@ TEST_F(Distributed, TraceShowsBucketsAllReducedDuringBackward) {
   const std::string model =
       "--set distributed.first_bucket_mb=0.01 --set model.hidden=512 --set model.embed=128 --set data.seq_len=64 ";
   std::map<std::string, int> done_in_backward;
-  for (const std::string progress : {"true", "false"}) {
+  for (const std::string progress : {"on", "off"}) {
     const std::string trace = dir_ / ("trace-" + progress + ".json");
     const auto r = train(2, "trace-" + progress, model + "--set distributed.progress_thread=" + progress + " --trace " + trace);
     ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -210,10 +210,10 @@ TEST_F(Distributed, TraceShowsBucketsAllReducedDuringBackward) {
       EXPECT_LT(first_bucket_start[i], backward[i].second) << "step " << i + 1;
     }
   }
-  const std::string counts = std::to_string(done_in_backward["true"]) + " of 20 steps with the progress thread, " +
-                             std::to_string(done_in_backward["false"]) + " without";
-  EXPECT_GE(done_in_backward["true"], 16) << counts;
-  EXPECT_LE(done_in_backward["false"], 4) << counts;
+  const std::string counts = std::to_string(done_in_backward["on"]) + " of 20 steps with the progress thread, " +
+                             std::to_string(done_in_backward["off"]) + " without";
+  EXPECT_GE(done_in_backward["on"], 16) << counts;
+  EXPECT_LE(done_in_backward["off"], 4) << counts;
 }
 
 // Open MPI gives each rank a pseudo-terminal for stdout even when mpirun writes to a file, as in a
