@@ -135,6 +135,7 @@ first_bucket_mb = 0.5
 bucket_mb = 10
 collective_timeout_s = 12.5
 stall_warning_s = 3
+progress_thread = "on"
 )");
   const TrainConfig c = load_train_config(dir / "all.toml", {});
   // Each key's value differs from its default: the file above sets every key, and each lands in

@@ -67,7 +67,7 @@ TEST(JobCli, JobsListsJobsStartedFromTheBatchScripts) {
   test::ScratchDir dir;
   const fs::path checkout = dir.path() / "checkout";
   test::write_text(dir.path() / "bin/squeue",
-                   "#!/bin/sh\necho '8|poet-8gpu|PENDING|0:00|2|" + (dir / "elsewhere") + "|(null)'\n");
+                   "#!/bin/sh\necho '8|poet-8gpu|PENDING|0:00|2|3|" + (dir / "elsewhere") + "|(null)|'\n");
   test::write_text(dir.path() / "bin/scontrol",
                    "#!/bin/sh\necho 'JobId=2 JobName=poet-cpu JobState=COMPLETED RunTime=00:00:09 NumNodes=1'\n");
   fs::permissions(dir.path() / "bin/squeue", fs::perms::owner_exec, fs::perm_options::add);
@@ -91,7 +91,9 @@ TEST(JobCli, JobsListsJobsStartedFromTheBatchScripts) {
     EXPECT_NE(ended.find(cell), std::string::npos) << cell << "\n" << r.out;
   }
   const std::string pending = row("8");
-  for (const std::string& cell : std::vector<std::string>{" poet-8gpu ", " PENDING ", dir / "elsewhere/runs/poet-8gpu-8"}) {
+  // squeue -O's fields, each ended by '|': id, name, state, time, nodes, requeues, folder, comment.
+  for (const std::string& cell :
+       std::vector<std::string>{" poet-8gpu ", " PENDING ", " 3 ", dir / "elsewhere/runs/poet-8gpu-8"}) {
     EXPECT_NE(pending.find(cell), std::string::npos) << cell << "\n" << r.out;
   }
   EXPECT_EQ(r.out.find("notes"), std::string::npos) << r.out;
