@@ -1,12 +1,20 @@
 // The fixture of the tests that run poet_dist train under mpiexec: a small dataset, Open MPI's
-// environment for root and containers, and the command line of a job.
+// environment for root and containers, the command line of a job, and what runs are compared by
+// (each step's loss and gradient norm, the parameters of the last checkpoint).
 #pragma once
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <filesystem>
+#include <sstream>
 #include <string>
+#include <utility>
+#include <vector>
 
+#include "config/train_config.h"
+#include "model/checkpoint.h"
 #include "test_support.h"
 
 namespace poet::test {
@@ -32,7 +40,33 @@ class DistributedJob : public ::testing::Test {
     return run_command(command(np, run, extra));
   }
 
+  // Every parameter of run `run`'s checkpoint at step 20, by name.
+  std::vector<std::pair<std::string, torch::Tensor>> parameters(const std::string& run) {
+    LoadedCheckpoint ckpt(dir_ / (run + "/checkpoints/ckpt-00000020.pt"));
+    const TrainConfig config = parse_train_config(ckpt.meta().config_toml, run);
+    PoetModel model(static_cast<int64_t>(ckpt.meta().vocab_tokens.size()), config.model);
+    ckpt.restore_model(model);
+    std::vector<std::pair<std::string, torch::Tensor>> out;
+    for (const auto& item : model->named_parameters()) out.emplace_back(item.key(), item.value().detach().clone());
+    return out;
+  }
+
   ScratchDir dir_;
 };
+
+inline double relative_difference(const torch::Tensor& a, const torch::Tensor& b) {
+  return (a - b).norm().item<double>() / std::max(a.norm().item<double>(), 1e-30);
+}
+
+// Each step's loss and gradient norm (before clipping), from a run's metrics.jsonl.
+inline std::vector<std::pair<double, double>> step_losses_and_norms(const std::filesystem::path& run) {
+  std::vector<std::pair<double, double>> steps;
+  std::istringstream lines(read_text(run / "metrics.jsonl"));
+  for (std::string line; std::getline(lines, line);) {
+    const auto record = nlohmann::json::parse(line);
+    steps.emplace_back(record["loss"].get<double>(), record["grad_norm"].get<double>());
+  }
+  return steps;
+}
 
 }  // namespace poet::test

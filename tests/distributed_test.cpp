@@ -20,34 +20,9 @@ namespace {
 
 using test::ScratchDir;
 
-class Distributed : public test::DistributedJob {
- protected:
-  // Every parameter of a checkpoint, by name.
-  std::vector<std::pair<std::string, torch::Tensor>> parameters(const std::string& run) {
-    LoadedCheckpoint ckpt(dir_ / (run + "/checkpoints/ckpt-00000020.pt"));
-    const TrainConfig config = parse_train_config(ckpt.meta().config_toml, run);
-    PoetModel model(static_cast<int64_t>(ckpt.meta().vocab_tokens.size()), config.model);
-    ckpt.restore_model(model);
-    std::vector<std::pair<std::string, torch::Tensor>> out;
-    for (const auto& item : model->named_parameters()) out.emplace_back(item.key(), item.value().detach().clone());
-    return out;
-  }
-};
-
-double relative_difference(const torch::Tensor& a, const torch::Tensor& b) {
-  return (a - b).norm().item<double>() / std::max(a.norm().item<double>(), 1e-30);
-}
-
-// Each step's loss and gradient norm (before clipping), from metrics.jsonl.
-std::vector<std::pair<double, double>> step_losses_and_norms(const std::filesystem::path& run) {
-  std::vector<std::pair<double, double>> steps;
-  std::istringstream lines(test::read_text(run / "metrics.jsonl"));
-  for (std::string line; std::getline(lines, line);) {
-    const auto record = nlohmann::json::parse(line);
-    steps.emplace_back(record["loss"].get<double>(), record["grad_norm"].get<double>());
-  }
-  return steps;
-}
+using Distributed = test::DistributedJob;
+using test::relative_difference;
+using test::step_losses_and_norms;
 
 // Step by step, not only at the end: AdamW is nearly blind to the gradient's scale and clipping
 // normalises it, so ranks that averaged over their own targets, or skipped the all-reduce, could

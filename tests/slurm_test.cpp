@@ -174,6 +174,18 @@ class Slurm : public ::testing::Test {
     return runs;
   }
 
+  // Job `id` ended once, in `final_state`, by accounting: once slurmctld has forgotten it, `jobs`
+  // shows that state, sacct's elapsed time and no requeue. Returns that table.
+  std::string expect_ended_once_from_accounting(const std::string& id, const std::string& final_state) {
+    const auto runs = accounted_runs(id, final_state);
+    EXPECT_EQ(runs.size(), 1u);
+    const std::string ended = jobs_table_after_slurmctld_forgot();
+    EXPECT_EQ(cell(ended, id, kState), final_state) << ended;
+    if (!runs.empty()) EXPECT_EQ(cell(ended, id, kElapsed), runs[0].second) << ended;
+    EXPECT_EQ(cell(ended, id, kRequeues), "0") << ended;
+    return ended;
+  }
+
   // The loss of the last line of `run_dir`/metrics.jsonl, as `jobs` prints it.
   static std::string last_loss(const fs::path& run_dir) {
     std::istringstream metrics(test::read_text(run_dir / "metrics.jsonl"));
@@ -319,12 +331,7 @@ TEST_F(Slurm, CancelEndsARunningJob) {
   EXPECT_EQ(trimmed(r.out), "cancelled job " + id);
   ASSERT_TRUE(wait_for_state(id, "CANCELLED", 60)) << state(id);
   // Accounting says who cancelled it ("CANCELLED by 0"); `jobs` shows the state alone.
-  const auto runs = accounted_runs(id, "CANCELLED");
-  ASSERT_EQ(runs.size(), 1u);
-  const std::string ended = jobs_table_after_slurmctld_forgot();
-  EXPECT_EQ(cell(ended, id, kState), "CANCELLED") << ended;
-  EXPECT_EQ(cell(ended, id, kElapsed), runs[0].second) << ended;
-  EXPECT_EQ(cell(ended, id, kRequeues), "0") << ended;
+  expect_ended_once_from_accounting(id, "CANCELLED");
 }
 
 TEST_F(Slurm, AJobNameIsNeverRunByAShell) {
@@ -396,12 +403,7 @@ TEST_F(Slurm, AFailedJobComesFromAccountingOrWithSlurmdbdDownFromSlurmctld) {
   const std::string id = submit("broken", "", dir_ / "not.h5");
   ASSERT_FALSE(id.empty());
   ASSERT_TRUE(wait_for_state(id, "FAILED", 180)) << state(id);
-  const auto runs = accounted_runs(id, "FAILED");
-  ASSERT_EQ(runs.size(), 1u);
-  const std::string ended = jobs_table_after_slurmctld_forgot();
-  EXPECT_EQ(cell(ended, id, kState), "FAILED") << ended;
-  EXPECT_EQ(cell(ended, id, kElapsed), runs[0].second) << ended;
-  EXPECT_EQ(cell(ended, id, kRequeues), "0") << ended;
+  const std::string ended = expect_ended_once_from_accounting(id, "FAILED");
   EXPECT_EQ(cell(ended, id, kStep), "-") << ended;  // it trained no step
 
   const SlurmdbdDown down;

@@ -108,36 +108,13 @@ class TwoNodes : public test::DistributedJob {
     return all.empty() ? 0 : LoadedCheckpoint(all.front()).meta().step;
   }
 
-  // Every parameter of a run's last checkpoint, by name.
-  std::vector<std::pair<std::string, torch::Tensor>> parameters(const std::string& run) {
-    LoadedCheckpoint ckpt(dir_ / (run + "/checkpoints/ckpt-00000020.pt"));
-    const TrainConfig config = parse_train_config(ckpt.meta().config_toml, run);
-    PoetModel model(static_cast<int64_t>(ckpt.meta().vocab_tokens.size()), config.model);
-    ckpt.restore_model(model);
-    std::vector<std::pair<std::string, torch::Tensor>> out;
-    for (const auto& item : model->named_parameters()) out.emplace_back(item.key(), item.value().detach().clone());
-    return out;
-  }
-
   std::string node_a_;
   std::string node_b_;
   std::unique_ptr<test::BackgroundCommand> job_;
 };
 
-double relative_difference(const torch::Tensor& a, const torch::Tensor& b) {
-  return (a - b).norm().item<double>() / std::max(a.norm().item<double>(), 1e-30);
-}
-
-// Each step's loss and gradient norm, from metrics.jsonl.
-std::vector<std::pair<double, double>> step_losses_and_norms(const fs::path& run) {
-  std::vector<std::pair<double, double>> steps;
-  std::istringstream lines(test::read_text(run / "metrics.jsonl"));
-  for (std::string line; std::getline(lines, line);) {
-    const auto record = nlohmann::json::parse(line);
-    steps.emplace_back(record["loss"].get<double>(), record["grad_norm"].get<double>());
-  }
-  return steps;
-}
+using test::relative_difference;
+using test::step_losses_and_norms;
 
 // np=4 differs from np=1 only in the order of the sums: over 20 steps, 1.1e-7 relative at most
 // was seen in the losses and gradient norms, 3.1e-7 in the parameters.
