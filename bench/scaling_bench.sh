@@ -8,8 +8,8 @@
 # after warm-up, from rank 0's metrics.jsonl: tokens/s (the global batch's tokens over the step's
 # time, so the same measure at either world size), and the share of the step spent waiting on
 # communication (comm_s over the step's seconds, which are the step's tokens over its tokens/s).
-# The summary gives medians over rounds. np=2 runs with the MPI progress thread and without it
-# (distributed.progress_thread on and off): the step time it saves, and the share of the gradient bytes
+# The summary gives medians over rounds. np=2 runs at the defaults, then with the MPI progress
+# thread and without it (distributed.progress_thread on and off): the step time it saves, and the share of the gradient bytes
 # whose all-reduce had completed when backward ended (median over the traced steps of each run's
 # --trace, from each bucket's done_in_backward). The model and batch are CONFIG's
 # (configs/cpu-quick.toml unless given).
@@ -78,40 +78,44 @@ print(f"{statistics.median(rates):.1f} {statistics.median(shares):.4f}")
 PY
 }
 
-one=() two=() wait_share=() off=() off_wait=() overlap=() off_overlap=()
+one=() two=() wait_share=() on=() on_wait=() off=() off_wait=() overlap=() off_overlap=()
 for round in $(seq 1 "$rounds"); do
   train np1 1 2
   np1=$(step_medians "$scratch/np1/metrics.jsonl")
-  train np2 2 1 --set distributed.progress_thread=on
+  train np2 2 1
   np2=$(step_medians "$scratch/np2/metrics.jsonl")
+  train np2-on 2 1 --set distributed.progress_thread=on
+  np2_on=$(step_medians "$scratch/np2-on/metrics.jsonl")
   train np2-off 2 1 --set distributed.progress_thread=off
   np2_off=$(step_medians "$scratch/np2-off/metrics.jsonl")
-  a=${np1% *} b=${np2% *} share=${np2#* } c=${np2_off% *} off_share=${np2_off#* }
+  a=${np1% *} b=${np2% *} share=${np2#* } d=${np2_on% *} on_share=${np2_on#* } c=${np2_off% *} off_share=${np2_off#* }
   if [ "$round" = 1 ]; then
     sed 's/^/np=1 x 2 threads: /' "$scratch/bindings-np1"
     sed 's/^/np=2 x 1 thread:  /' "$scratch/bindings-np2"
     sed -n 's/^ *\(\(bf16\|fp32\): run\.precision.*\)/precision: \1/p' "$scratch/summary-np2"
   fi
-  awk -v r="$round" -v a="$a" -v b="$b" -v s="$share" -v c="$c" -v t="$off_share" 'BEGIN {
-    printf "round %d: np=1 x 2 threads %.0f tokens/s; np=2 x 1 thread %.0f tokens/s, %.1f%% of the step waiting on communication; without the progress thread %.0f tokens/s, %.1f%% waiting\n", r, a, b, 100 * s, c, 100 * t
+  awk -v r="$round" -v a="$a" -v b="$b" -v s="$share" -v d="$d" -v u="$on_share" -v c="$c" -v t="$off_share" 'BEGIN {
+    printf "round %d: np=1 x 2 threads %.0f tokens/s; np=2 x 1 thread %.0f tokens/s, %.1f%% of the step waiting on communication; with the progress thread %.0f tokens/s, %.1f%% waiting; without it %.0f tokens/s, %.1f%% waiting\n", r, a, b, 100 * s, d, 100 * u, c, 100 * t
   }'
-  one+=("$a") two+=("$b") wait_share+=("$share") off+=("$c") off_wait+=("$off_share")
-  overlap+=("$(done_in_backward "$scratch/np2.json")") off_overlap+=("$(done_in_backward "$scratch/np2-off.json")")
+  one+=("$a") two+=("$b") wait_share+=("$share") on+=("$d") on_wait+=("$on_share") off+=("$c") off_wait+=("$off_share")
+  overlap+=("$(done_in_backward "$scratch/np2-on.json")") off_overlap+=("$(done_in_backward "$scratch/np2-off.json")")
 done
 median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 a=$(median "${one[@]}")
 b=$(median "${two[@]}")
 s=$(median "${wait_share[@]}")
+d=$(median "${on[@]}")
+u=$(median "${on_wait[@]}")
 c=$(median "${off[@]}")
 t=$(median "${off_wait[@]}")
 o=$(median "${overlap[@]}")
 p=$(median "${off_overlap[@]}")
 tokens=$(sed -n 's/^model .*; \([0-9,]*\) tokens a step$/\1/p' "$scratch/summary-np2" | tr -d ,)
-awk -v a="$a" -v b="$b" -v s="$s" -v c="$c" -v t="$t" -v o="$o" -v p="$p" -v n="$tokens" -v r="$rounds" 'BEGIN {
+awk -v a="$a" -v b="$b" -v s="$s" -v d="$d" -v u="$u" -v c="$c" -v t="$t" -v o="$o" -v p="$p" -v n="$tokens" -v r="$rounds" 'BEGIN {
   printf "medians of %d rounds: np=1 x 2 threads %.0f, np=2 x 1 thread %.0f tokens/s\n", r, a, b
   printf "np=2 / np=1: %.2fx (target >= 0.9)\n", b / a
   printf "np=2 communication wait: %.1f%% of the step\n", 100 * s
-  printf "np=2 progress thread: on %.0f, off %.0f tokens/s; step %.1f ms on, %.1f ms off (saved %.1f ms, %.1f%%)\n", b, c, 1000 * n / b, 1000 * n / c, 1000 * n / c - 1000 * n / b, 100 * (1 - c / b)
-  printf "np=2 communication wait without the progress thread: %.1f%% of the step\n", 100 * t
+  printf "np=2 progress thread: on %.0f, off %.0f tokens/s; step %.1f ms on, %.1f ms off (saved %.1f ms, %.1f%%)\n", d, c, 1000 * n / d, 1000 * n / c, 1000 * n / c - 1000 * n / d, 100 * (1 - c / d)
+  printf "np=2 communication wait: %.1f%% of the step with the progress thread, %.1f%% without\n", 100 * u, 100 * t
   printf "np=2 gradient bytes all-reduced before backward ended: %.0f%% with the progress thread, %.0f%% without\n", 100 * o, 100 * p
 }'

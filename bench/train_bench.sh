@@ -15,7 +15,7 @@
 #     (model/chunked_cross_entropy.cpp); the usual code materialises (B*T, V) logits (bf16 under
 #     autocast), copies them to fp32 and runs cross_entropy and its backward over them;
 #   - the LSTM: poet_dist runs one torch::lstm call a layer, time-major, with the dropout
-#     between layers its own (so that a checkpoint holds all the randomness), where nn.LSTM makes
+#     between layers its own (model/dropout_masks.h: the same at any world size), where nn.LSTM makes
 #     one multi-layer call; in fp32 this is the only LSTM difference;
 #   - the LSTM in bf16: poet_dist casts each layer's weights, input and state to bf16 and runs
 #     the whole cell in bf16 (model/poet_model.cpp hidden()); CPU autocast in torch 1.13 casts

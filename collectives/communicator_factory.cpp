@@ -36,7 +36,13 @@ std::unique_ptr<Communicator> make_communicator(const std::string& device, const
 #endif
   const torch::Device where = cuda ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
   if (!distributed) return std::make_unique<LocalCommunicator>(where);
-  auto mpi = std::make_unique<MpiCommunicator>(cuda, progress_thread, compute_threads);
+#ifdef POET_WITH_NCCL
+  const bool nccl = cuda && backend != "mpi";
+#else
+  const bool nccl = false;
+#endif
+  // Under NCCL, MPI carries no gradients: no progress thread.
+  auto mpi = std::make_unique<MpiCommunicator>(cuda, nccl ? "off" : progress_thread, compute_threads);
   if (!cuda) return mpi;
   // Tensors made without a device go to the rank's own GPU.
   const torch::Device gpu = mpi->device();

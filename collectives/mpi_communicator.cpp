@@ -90,7 +90,8 @@ std::unique_ptr<MpiPending> pending_for(CollectiveWatch& watch, MpiProgress* pro
   return std::make_unique<MpiPending>(watch, progress, std::move(label), tensor.to(torch::kCPU), tensor);
 }
 
-// How often the progress thread enters MPI while collectives are in flight. MEASURED below.
+// How often the progress thread enters MPI while collectives are in flight: often enough that a
+// collective's rounds follow each other within a bucket's time, rarely enough to cost little.
 constexpr std::chrono::microseconds kProgressInterval(50);
 
 std::string describe(const char* operation, const torch::Tensor& t) {
@@ -171,10 +172,15 @@ MpiCommunicator::MpiCommunicator(bool cuda, const std::string& progress_thread, 
   // Measured at np 2 on 2 cores, each computing: the thread's reductions took the compute's core
   // and the step was 5% slower, though the first bucket completed inside backward.
   const bool free_core = cuda || (compute_threads > 0 && compute_threads * local_size_ < available_cores());
-  const bool wanted = progress_thread == "on" || (progress_thread == "auto" && free_core);
+  // MpiProgress is collective (it duplicates the communicator): every rank takes the decision of
+  // the least favoured one, so that nodes unlike in cores or ranks agree.
   int level = 0;
   POET_MPI_CHECK(MPI_Query_thread(&level));
-  if (wanted && size_ > 1 && level == MPI_THREAD_MULTIPLE) {
+  int wanted = progress_thread == "on" || (progress_thread == "auto" && free_core);
+  POET_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, &wanted, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD));
+  int able = level == MPI_THREAD_MULTIPLE;
+  POET_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, &able, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD));
+  if (wanted && size_ > 1 && able) {
     progress_ = std::make_unique<MpiProgress>(rank_, kProgressInterval);
   } else if (wanted && size_ > 1 && rank_ == 0) {
     std::cerr << "poet_dist: warning: this MPI gives thread level " << level << ", below MPI_THREAD_MULTIPLE ("

@@ -42,8 +42,11 @@ std::vector<uint64_t> row_keys(const DropoutKey& key, int64_t site) {
 
 // A draw below this drops the element.
 uint64_t drop_below(double p) {
-  if (!(p >= 0 && p < 1)) throw Error("dropout_mask: p is " + std::to_string(p) + ", expected [0, 1)");
-  return static_cast<uint64_t>(std::llround(p * kLevels));
+  const auto threshold = static_cast<uint64_t>(std::llround(p * kLevels));
+  if (!(p >= 0 && threshold < static_cast<uint64_t>(kLevels))) {
+    throw Error("dropout_mask: p is " + std::to_string(p) + ", expected at least 0 and below 1 - 2^-17");
+  }
+  return threshold;
 }
 
 double keep_scale(uint64_t threshold) { return kLevels / (kLevels - static_cast<double>(threshold)); }

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The test suite, as CI runs it on a clean clone: installs what is missing, gets the corpus
-# (required: its tests, Chromium's and Slurm's fail rather than skip here) and the 平水韵 rhyme
-# table when it can be found, builds everything, starts a one-node Slurm with accounting
-# (munged, MariaDB, slurmdbd, slurmctld, slurmd) for the scheduler tests, runs ctest, and stops
-# those daemons by pid.
+# (required: its tests, Chromium's, Slurm's and the two-node rehearsal's fail rather than skip
+# here) and the 平水韵 rhyme table when it can be found, builds everything, starts a one-node
+# Slurm with accounting (munged, MariaDB, slurmdbd, slurmctld, slurmd) for the scheduler tests,
+# runs ctest, and stops those daemons by pid.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 

@@ -145,13 +145,13 @@ TEST_F(Bench, ScalingBenchScriptComparesOneAndTwoRanks) {
       {"np=1 x 2 threads: \\[.*\\] MCW rank 0 (is not bound|bound to).*",
        "np=2 x 1 thread:  \\[.*\\] MCW rank 1 bound to .*",
        "round 1: np=1 x 2 threads " + kNumber + " tokens/s; np=2 x 1 thread " + kNumber + " tokens/s, " + kNumber +
-           "% of the step waiting on communication; without the progress thread " + kNumber + " tokens/s, " + kNumber +
-           "% waiting",
+           "% of the step waiting on communication; with the progress thread " + kNumber + " tokens/s, " + kNumber +
+           "% waiting; without it " + kNumber + " tokens/s, " + kNumber + "% waiting",
        "medians of 1 rounds: np=1 x 2 threads " + kNumber + ", np=2 x 1 thread " + kNumber + " tokens/s",
        "np=2 / np=1: " + kNumber + "x \\(target >= 0.9\\)", "np=2 communication wait: " + kNumber + "% of the step",
        "np=2 progress thread: on " + kNumber + ", off " + kNumber + " tokens/s; step " + kNumber + " ms on, " + kNumber +
            " ms off \\(saved -?" + kNumber + " ms, -?" + kNumber + "%\\)",
-       "np=2 communication wait without the progress thread: " + kNumber + "% of the step",
+       "np=2 communication wait: " + kNumber + "% of the step with the progress thread, " + kNumber + "% without",
        "np=2 gradient bytes all-reduced before backward ended: " + kNumber + "% with the progress thread, " + kNumber +
            "% without"});
 }

@@ -7,13 +7,10 @@
 #include <cstdlib>
 #include <filesystem>
 #include <map>
-#include <sstream>
 #include <tuple>
 
-#include "config/train_config.h"
 #include "data/dataset_file.h"
 #include "distributed_fixture.h"
-#include "model/checkpoint.h"
 
 namespace poet {
 namespace {
@@ -170,7 +167,7 @@ TEST_F(Distributed, TraceShowsBucketsAllReducedDuringBackward) {
       if (name == "all_reduce bucket 0") {
         first_bucket_start.push_back(e["ts"].get<double>());
         // Its second test is the first after the LSTM's backward.
-        done_in_backward[progress] += e["args"]["done_in_backward"].get<bool>() && e["args"]["tests"] <= 2;
+        done_in_backward[progress] += e["args"]["done_in_backward"].get<bool>() && e["args"]["tests_in_backward"] <= 2;
       }
       optimizer_steps += name == "optimizer step";
       forwards += name == "forward";

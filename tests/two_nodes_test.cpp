@@ -16,7 +16,6 @@
 #include <map>
 #include <sstream>
 
-#include "config/train_config.h"
 #include "distributed_fixture.h"
 #include "model/checkpoint.h"
 

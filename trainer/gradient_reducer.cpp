@@ -127,10 +127,8 @@ void GradientReducer::start(size_t index) {
 
 void GradientReducer::finish() {
   if (!armed_) prepare_backward(true);  // no micro-batch of this step was armed
-  for (size_t i = 0; i < next_to_start_; ++i) {
-    note_if_done(i);
-    buckets_[i].done_in_backward = buckets_[i].finished != ChromeTrace::Clock::time_point();
-  }
+  // Only backward's own tests count: one here could complete the bucket after backward ended.
+  for (Bucket& b : buckets_) b.done_in_backward = b.finished != ChromeTrace::Clock::time_point();
   for (Bucket& b : buckets_) b.waiting = 0;
   start_ready_buckets();
   for (size_t i = 0; i < buckets_.size(); ++i) {
@@ -140,7 +138,7 @@ void GradientReducer::finish() {
       trace_->span("communication", "all_reduce bucket " + std::to_string(i), buckets_[i].started, buckets_[i].finished,
                    "{\"bytes\":" + std::to_string(buckets_[i].flat.numel() * buckets_[i].flat.element_size()) +
                        ",\"done_in_backward\":" + (buckets_[i].done_in_backward ? "true" : "false") +
-                       ",\"tests\":" + std::to_string(buckets_[i].tests) + "}");
+                       ",\"tests_in_backward\":" + std::to_string(buckets_[i].tests) + "}");
     }
   }
   armed_ = false;

@@ -55,8 +55,8 @@ class GradientReducer {
     std::unique_ptr<PendingCollective> pending;
     ChromeTrace::Clock::time_point started;
     ChromeTrace::Clock::time_point finished;  // when a test first saw it complete
-    int tests = 0;                            // this rank's tests until then: 1 is the one at its start
-    bool done_in_backward = false;            // complete when backward ended (finish() began)
+    int tests = 0;                  // this rank's tests of it during backward: 1 is the one at its start
+    bool done_in_backward = false;  // seen complete by one of those
   };
   void on_gradient_ready(size_t parameter);
   void start_ready_buckets();
