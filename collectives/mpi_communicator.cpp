@@ -169,8 +169,9 @@ MpiCommunicator::MpiCommunicator(bool cuda, const std::string& progress_thread, 
                             static_cast<c10::DeviceIndex>(local_rank_ % static_cast<int>(torch::cuda::device_count())));
   }
   watch_ = std::make_unique<CollectiveWatch>(rank_, size_);
-  // Measured at np 2 on 2 cores, each computing: the thread's reductions took the compute's core
-  // and the step was 5% slower, though the first bucket completed inside backward.
+  // Measured at np 2 on 2 cores, each computing (bench/scaling_bench.sh): the thread's reductions
+  // took the compute's core and the step was 4-7% slower, though the first bucket completed
+  // inside backward.
   const bool free_core = cuda || (compute_threads > 0 && compute_threads * local_size_ < available_cores());
   // MpiProgress is collective (it duplicates the communicator): every rank takes the decision of
   // the least favoured one, so that nodes unlike in cores or ranks agree.
