@@ -177,11 +177,11 @@ MpiCommunicator::MpiCommunicator(bool cuda, const std::string& progress_thread, 
   // the least favoured one, so that nodes unlike in cores or ranks agree.
   int level = 0;
   POET_MPI_CHECK(MPI_Query_thread(&level));
-  int wanted = progress_thread == "on" || (progress_thread == "auto" && free_core);
-  POET_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, &wanted, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD));
-  int able = level == MPI_THREAD_MULTIPLE;
-  POET_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, &able, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD));
-  if (wanted && size_ > 1 && able) {
+  int wanted_and_able[2] = {progress_thread == "on" || (progress_thread == "auto" && free_core),
+                            level == MPI_THREAD_MULTIPLE};
+  POET_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, wanted_and_able, 2, MPI_INT, MPI_MIN, MPI_COMM_WORLD));
+  const bool wanted = wanted_and_able[0] != 0;
+  if (wanted && size_ > 1 && wanted_and_able[1] != 0) {
     progress_ = std::make_unique<MpiProgress>(rank_, kProgressInterval);
   } else if (wanted && size_ > 1 && rank_ == 0) {
     std::cerr << "poet_dist: warning: this MPI gives thread level " << level << ", below MPI_THREAD_MULTIPLE ("
@@ -237,7 +237,8 @@ std::vector<std::string> MpiCommunicator::all_gather(const std::string& value) {
                                  offsets.data(), MPI_CHAR, MPI_COMM_WORLD, pending.request()));
   pending.wait();
   std::vector<std::string> values;
-  for (size_t r = 0; r < counts.size(); ++r) values.push_back(all.substr(static_cast<size_t>(offsets[r]), static_cast<size_t>(counts[r])));
+  for (size_t r = 0; r < counts.size(); ++r)
+    values.push_back(all.substr(static_cast<size_t>(offsets[r]), static_cast<size_t>(counts[r])));
   return values;
 }
 

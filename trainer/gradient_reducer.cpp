@@ -127,9 +127,11 @@ void GradientReducer::start(size_t index) {
 
 void GradientReducer::finish() {
   if (!armed_) prepare_backward(true);  // no micro-batch of this step was armed
-  // Only backward's own tests count: one here could complete the bucket after backward ended.
-  for (Bucket& b : buckets_) b.done_in_backward = b.finished != ChromeTrace::Clock::time_point();
-  for (Bucket& b : buckets_) b.waiting = 0;
+  for (Bucket& b : buckets_) {
+    // Only backward's own tests count: one here could complete the bucket after backward ended.
+    b.done_in_backward = b.finished != ChromeTrace::Clock::time_point();
+    b.waiting = 0;
+  }
   start_ready_buckets();
   for (size_t i = 0; i < buckets_.size(); ++i) {
     buckets_[i].pending->wait();

@@ -61,8 +61,13 @@ class TrainingRun {
   void check_same_model_on_every_rank();
   void broadcast_weights();
   void resume();
-  void write_rank_summary();
-  void print_summary();
+  // Each rank's host and local rank, gathered once for ranks.json and the summary.
+  struct Placement {
+    std::vector<std::string> hosts;
+    std::vector<int64_t> local_ranks;
+  };
+  void write_rank_summary(const Placement& placement);
+  void print_summary(const Placement& placement);
 
   // The loop's parts (training_run.cpp).
   StepResult step();

@@ -8,8 +8,8 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <map>
 #include <limits>
+#include <map>
 #include <thread>
 
 #include "common/cpu_count.h"
@@ -22,6 +22,27 @@
 namespace poet {
 
 namespace {
+
+std::string host_name() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof(name) - 1) != 0) throw Error("gethostname: " + std::string(std::strerror(errno)));
+  return name;
+}
+
+// "HOST: 0 (local 0), 1 (local 1); HOST2: 2 (local 0), ...": the ranks of each host, hosts in
+// the order of their first rank.
+std::string describe_placement(const std::vector<std::string>& hosts, const std::vector<int64_t>& local_ranks) {
+  std::vector<std::string> order;
+  std::map<std::string, std::string> ranks_of;
+  for (size_t r = 0; r < hosts.size(); ++r) {
+    std::string& line = ranks_of[hosts[r]];
+    if (line.empty()) order.push_back(hosts[r]);
+    line += (line.empty() ? "" : ", ") + std::to_string(r) + " (local " + std::to_string(local_ranks[r]) + ")";
+  }
+  std::string text;
+  for (const std::string& host : order) text += (text.empty() ? "" : "; ") + host + ": " + ranks_of[host];
+  return text;
+}
 
 constexpr double kMiB = 1 << 20;
 
@@ -117,8 +138,9 @@ TrainingRun::TrainingRun(const TrainOptions& options, const TrainConfig& config,
   broadcast_weights();
   run_dir_.write_config(config.toml);
   resume();
-  write_rank_summary();
-  print_summary();
+  const Placement placement{comm_.all_gather(host_name()), comm_.all_gather(comm_.local_rank())};
+  write_rank_summary(placement);
+  print_summary(placement);
 }
 
 // Shard s belongs to rank s mod world: each rank reads only its own from the file.
@@ -205,43 +227,16 @@ void TrainingRun::resume() {
   run_dir_.open_logs(!resumed_from_.empty(), position_.step);
 }
 
-namespace {
-
-std::string host_name() {
-  char name[256] = {};
-  if (::gethostname(name, sizeof(name) - 1) != 0) throw Error("gethostname: " + std::string(std::strerror(errno)));
-  return name;
-}
-
-// "HOST: 0 (local 0), 1 (local 1); HOST2: 2 (local 0), ...": the ranks of each host, hosts in
-// the order of their first rank.
-std::string placement(const std::vector<std::string>& hosts, const std::vector<int64_t>& local_ranks) {
-  std::vector<std::string> order;
-  std::map<std::string, std::string> ranks_of;
-  for (size_t r = 0; r < hosts.size(); ++r) {
-    std::string& line = ranks_of[hosts[r]];
-    if (line.empty()) order.push_back(hosts[r]);
-    line += (line.empty() ? "" : ", ") + std::to_string(r) + " (local " + std::to_string(local_ranks[r]) + ")";
-  }
-  std::string text;
-  for (const std::string& host : order) text += (text.empty() ? "" : "; ") + host + ": " + ranks_of[host];
-  return text;
-}
-
-}  // namespace
-
 // ranks.json: where each rank ran, and what it read from the dataset, its own shards only (a
 // test checks it).
-void TrainingRun::write_rank_summary() {
+void TrainingRun::write_rank_summary(const Placement& placement) {
   const int64_t tokens_read = train_data_.tokens_read() + val_data_.tokens_read();
   const auto reads = comm_.all_gather(tokens_read);
-  const auto hosts = comm_.all_gather(host_name());
-  const auto local_ranks = comm_.all_gather(comm_.local_rank());
   nlohmann::json ranks = nlohmann::json::array();
   for (int r = 0; r < comm_.size(); ++r) {
     ranks.push_back({{"rank", r},
-                     {"host", hosts[static_cast<size_t>(r)]},
-                     {"local_rank", local_ranks[static_cast<size_t>(r)]},
+                     {"host", placement.hosts[static_cast<size_t>(r)]},
+                     {"local_rank", placement.local_ranks[static_cast<size_t>(r)]},
                      {"train_shards", shards_of(Split::kTrain, r)},
                      {"val_shards", shards_of(Split::kVal, r)},
                      {"tokens_read", reads[static_cast<size_t>(r)]}});
@@ -256,9 +251,9 @@ void TrainingRun::write_rank_summary() {
 }
 
 // One summary for the job: where every rank runs, gathered to rank 0.
-void TrainingRun::print_summary() {
+void TrainingRun::print_summary(const Placement& placement) {
   const int world = comm_.size();
-  const auto local_ranks = comm_.all_gather(comm_.local_rank());
+  const auto& local_ranks = placement.local_ranks;
   const auto gpus = comm_.all_gather(comm_.device().is_cuda() ? comm_.device().index() : -1);
   const auto nodes = std::count(local_ranks.begin(), local_ranks.end(), 0);
   std::string devices;
@@ -270,7 +265,7 @@ void TrainingRun::print_summary() {
        << (comm_.device().is_cuda() ? "CUDA" : "CPU") << ", " << threads_ << (threads_ == 1 ? " thread" : " threads")
        << (world > 1 ? " each" : "") << "\n";
   out_ << "devices  " << devices << "\n";
-  if (world > 1) out_ << "ranks    " << placement(comm_.all_gather(host_name()), local_ranks) << "\n";
+  if (world > 1) out_ << "ranks    " << describe_placement(placement.hosts, local_ranks) << "\n";
   out_ << "data     " << config_.data.path << ": " << with_commas(train_data_.total_rows()) << " training rows of "
        << config_.data.seq_len << " (" << train_data_.batches_per_epoch() << " batches an epoch, 0% padding), "
        << with_commas(val_data_.total_rows()) << " validation rows, vocabulary " << dataset_.vocab().size() << "\n";
