@@ -15,6 +15,7 @@
 #include "config/train_config.h"
 #include "data/inspect.h"
 #include "data/prepare.h"
+#include "export/model_export.h"
 #include "launcher/build_info.h"
 #include "launcher/job_cli.h"
 #include "launcher/slurm_jobs.h"
@@ -22,6 +23,7 @@
 #include "poems/report.h"
 #include "poems/sample_command.h"
 #include "poems/sampler.h"
+#include "serve/poem_server.h"
 #include "trainer/trainer.h"
 
 namespace poet {
@@ -143,30 +145,56 @@ void add_search_option(CLI::App* cmd, std::string& search) {
 void add_sample(CLI::App& app, SampleCommand& c, std::string& script) {
   auto* cmd = app.add_subcommand("sample", "Write poems with a trained checkpoint");
   cmd->add_option("--checkpoint", c.checkpoint, "Checkpoint file (run-dir/checkpoints/...)")->required();
-  cmd->add_option("--prompt", c.prompt, "Continue from these characters");
-  cmd->add_option("--acrostic", c.acrostic, "藏头诗: line i begins with character i");
-  cmd->add_option("--keywords", c.keywords, "春,江,花,月: line i holds keyword i (one or two characters)");
-  cmd->add_option("--form", c.form,
+  cmd->add_option("--prompt", c.request.prompt, "Continue from these characters");
+  cmd->add_option("--acrostic", c.request.acrostic, "藏头诗: line i begins with character i");
+  cmd->add_option("--keywords", c.request.keywords, "春,江,花,月: line i holds keyword i (one or two characters)");
+  cmd->add_option("--form", c.request.form,
                   "wujue, qijue, wulv, qilv or free (default: free; 七绝/七律 for an acrostic or keywords)")
       ->check(CLI::IsMember({"wujue", "qijue", "wulv", "qilv", "free"}));
-  cmd->add_option("--candidates", c.candidates, "Poems written under the same constraints; the likeliest is kept")
+  cmd->add_option("--candidates", c.request.candidates, "Poems written under the same constraints; the likeliest is kept")
       ->capture_default_str();
-  add_search_option(cmd, c.search);
-  cmd->add_option("--temperature", c.temperature, "Sampling temperature (0: greedy)")->capture_default_str();
-  cmd->add_option("--top-k", c.top_k, "Keep the k most likely characters (0: all)")->capture_default_str();
-  cmd->add_option("--top-p", c.top_p, "Keep the most likely characters up to this mass")->capture_default_str();
-  cmd->add_option("--seed", c.seed, "Same seed, same poem")->capture_default_str();
-  cmd->add_option("--tones", c.tones, "Regulated verse: strict (only fitting tones), soft (weighted) or off")
+  add_search_option(cmd, c.request.search);
+  cmd->add_option("--temperature", c.request.temperature, "Sampling temperature (0: greedy)")->capture_default_str();
+  cmd->add_option("--top-k", c.request.top_k, "Keep the k most likely characters (0: all)")->capture_default_str();
+  cmd->add_option("--top-p", c.request.top_p, "Keep the most likely characters up to this mass")->capture_default_str();
+  cmd->add_option("--seed", c.request.seed, "Same seed, same poem")->capture_default_str();
+  cmd->add_option("--tones", c.request.tones, "Regulated verse: strict (only fitting tones), soft (weighted) or off")
       ->check(CLI::IsMember({"strict", "soft", "off"}))
       ->capture_default_str();
-  cmd->add_flag("--no-copy-check{false}", c.avoid_copies, "Keep lines found verbatim in the training set");
+  cmd->add_flag("--no-copy-check{false}", c.request.avoid_copies, "Keep lines found verbatim in the training set");
   cmd->add_flag("--show-tones", c.show_tones, "Print each line's tones (平 仄, 中 for both) beside it");
   cmd->add_option("--data", c.data, "Dataset for tones, rhymes and the copy check (default: the checkpoint's)");
   add_rhyme_table_option(cmd, c.rhyme_table);
-  cmd->add_option("--num", c.num, "Poems to write (seeds seed, seed+1, ...)")->capture_default_str();
+  cmd->add_option("--num", c.request.num, "Poems to write (seeds seed, seed+1, ...)")->capture_default_str();
   cmd->add_option("--script", script, "Output script (default: the model's); input may be in either")
       ->check(CLI::IsMember({"traditional", "simplified"}));
   cmd->add_flag("--json", c.json, "One JSON object with a list 'poems'");
+}
+
+void add_serve(CLI::App& app, ServeOptions& o) {
+  auto* cmd = app.add_subcommand("serve", "Serve a checkpoint: a web page that writes poems, and a JSON API");
+  cmd->add_option("--checkpoint", o.checkpoint, "Checkpoint file (run-dir/checkpoints/...)")->required();
+  cmd->add_option("--host", o.host, "Address to listen on (0.0.0.0: every interface)")->capture_default_str();
+  cmd->add_option("--port", o.port, "Port (0: any free one, printed at start)")
+      ->check(CLI::Range(0, 65535))
+      ->capture_default_str();
+  cmd->add_option("--workers", o.workers, "Poems written at once, a model each (0: the cores available)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--queue", o.queue, "Requests that may wait for a worker; beyond them, 503 at once")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--timeout", o.timeout_s, "Seconds a request may take, waiting included; then 503")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--data", o.data, "Dataset for tones, rhymes and the copy check (default: the checkpoint's)");
+  add_rhyme_table_option(cmd, o.rhyme_table);
+}
+
+void add_export(CLI::App& app, ExportOptions& o) {
+  auto* cmd = app.add_subcommand("export", "Write a checkpoint's model for Python's torch.load (python/poet_model.py)");
+  cmd->add_option("--checkpoint", o.checkpoint, "Checkpoint file (run-dir/checkpoints/...)")->required();
+  cmd->add_option("--output", o.output, "File to write (model.pt), atomically")->required();
 }
 
 // Inside a Slurm job step started by srun, the MPI world must hold all of the step's tasks: srun
@@ -250,6 +278,10 @@ int run_cli(int argc, char** argv) {
   SampleCommand sample_command;
   std::string sample_script;
   add_sample(app, sample_command, sample_script);
+  ServeOptions serve_options;
+  add_serve(app, serve_options);
+  ExportOptions export_options;
+  add_export(app, export_options);
   JobCommands job_commands;
   add_job_commands(app, job_commands);
   EvaluateOptions evaluate_options;
@@ -299,8 +331,13 @@ int run_cli(int argc, char** argv) {
     if (app.got_subcommand("prepare")) return run_prepare(prepare_options, forms, script);
     if (app.got_subcommand("train")) return run_train(train_options, train_flags, comm);
     if (app.got_subcommand("sample")) {
-      if (!sample_script.empty()) sample_command.script = parse_script(sample_script, "--script");
+      if (!sample_script.empty()) sample_command.request.script = parse_script(sample_script, "--script");
       run_sample(sample_command, std::cout);
+      return 0;
+    }
+    if (app.got_subcommand("serve")) return run_server(serve_options, std::cout);
+    if (app.got_subcommand("export")) {
+      export_model(export_options, std::cout);
       return 0;
     }
     if (run_job_command(job_commands, std::cout)) return 0;
@@ -324,8 +361,8 @@ int run_cli(int argc, char** argv) {
     abort_other_ranks(kExitError);
     return kExitError;
   }
-  std::cerr << "poet_dist: a subcommand is required: version, prepare, inspect, train, sample, evaluate, report, "
-               "submit, jobs, cancel or logs (see --help)\n";
+  std::cerr << "poet_dist: a subcommand is required: version, prepare, inspect, train, sample, serve, export, evaluate, "
+               "report, submit, jobs, cancel or logs (see --help)\n";
   return kExitUsage;
 }
 

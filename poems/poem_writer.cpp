@@ -7,7 +7,6 @@
 #include <optional>
 #include <set>
 
-#include "common/interrupt.h"
 #include "data/text_cleaner.h"
 #include "poems/decoder.h"
 
@@ -45,6 +44,10 @@ class PoemWriter {
     if (masks_) {
       poem_.pattern_name = plan_.pattern.name();
       poem_.pattern = plan_.pattern.lines;
+    }
+    // Without a pattern (tones off) a regular poem still rhymes where every pattern does.
+    for (size_t line = 0; line < static_cast<size_t>(plan_.shape.lines); ++line) {
+      if (masks_ ? plan_.pattern.rhymes(line) : line % 2 == 1) poem_.rhyme_lines.push_back(line);
     }
   }
   // A copy writes on from the same point, with a generator of its own (reseed()).
@@ -221,7 +224,7 @@ SampledPoem beam_search(PoetModel& model, const Vocabulary& vocab, const Plan& p
   std::vector<std::unique_ptr<PoemWriter>> beams;
   beams.push_back(std::make_unique<PoemWriter>(model, vocab, plan, mixed_seed(o.seed, o.form, 0)));
   for (size_t line = 0; line < static_cast<size_t>(plan.shape.lines); ++line) {
-    throw_if_interrupted();
+    throw_if_stopped(o);
     std::vector<std::unique_ptr<PoemWriter>> children;
     for (size_t b = 0; b < beams.size(); ++b) {
       const size_t share = static_cast<size_t>(draws) / beams.size() + (b < static_cast<size_t>(draws) % beams.size());

@@ -64,6 +64,11 @@ double repeated_share(const std::vector<std::u32string>& lines) {
   return characters > 0 ? static_cast<double>(repeats) / static_cast<double>(characters) : 0.0;
 }
 
+void throw_if_stopped(const SampleOptions& options) {
+  throw_if_interrupted();
+  if (std::chrono::steady_clock::now() > options.deadline) throw TimedOut();
+}
+
 double candidate_score(const SampledPoem& poem) { return poem.log_prob - kRepeatWeight * poem.repeated; }
 
 SampledPoem sample_poem(PoetModel& model, const Vocabulary& vocab, const SampleOptions& options) {
@@ -91,7 +96,7 @@ SampledPoem sample_poem(PoetModel& model, const Vocabulary& vocab, const SampleO
     std::optional<SampledPoem> best;
     std::optional<KeywordMisfit> misfit;
     for (int64_t k = 0; k < count; ++k) {
-      throw_if_interrupted();  // Ctrl-C stops a long evaluate or --num between candidates
+      throw_if_stopped(options);  // Ctrl-C stops a long evaluate or --num between candidates
       try {
         SampledPoem poem =
             write_poem(model, vocab, plan, mixed_seed(options.seed, options.form, static_cast<uint64_t>(k)));

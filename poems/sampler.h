@@ -15,11 +15,13 @@
 // character, less kRepeatWeight for each unit of the share of characters repeated within it.
 #pragma once
 
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "common/error.h"
 #include "data/poem_form.h"
 #include "data/verse_rules.h"
 #include "data/vocabulary.h"
@@ -71,7 +73,17 @@ struct SampleOptions {
   ToneMode tones = ToneMode::kSoft;
   bool avoid_copies = true;           // resample lines found in the training set
   const VerseRules* rules = nullptr;  // needed for tones other than off, and for avoid_copies
+  // serve's time limit a request, checked between candidates (and between a beam's lines).
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
 };
+
+// Thrown at a safe point once `deadline` has passed.
+class TimedOut : public Error {
+ public:
+  TimedOut() : Error("the poem took longer than the time limit") {}
+};
+// Where a long sample may stop: throws Interrupted after a signal, TimedOut past the deadline.
+void throw_if_stopped(const SampleOptions& options);
 
 struct SampledPoem {
   std::u32string text;
@@ -80,6 +92,7 @@ struct SampledPoem {
   uint64_t seed = 0;
   std::string pattern_name;          // regulated verse under tones strict|soft: "平起首句入韵", ...
   std::vector<std::string> pattern;  // ... and its P/Z/* marks a line
+  std::vector<size_t> rhyme_lines;   // regular forms: the lines whose last character rhymes
   int lines_resampled = 0;           // lines sampled again for being copies
   int lines_copied = 0;              // lines still copies after every retry
   double log_prob = 0;               // mean log p per Chinese character under the model

@@ -22,6 +22,8 @@ packages=(
   iproute2 util-linux     # the two-node rehearsal: network namespaces (ip netns), unshare, nsenter, taskset
   python3-torch python3-h5py  # bench/train_bench.sh: the same model in PyTorch's Python API
   chromium fonts-noto-cjk     # the report page's test opens it in headless Chromium
+  chromium-driver             # ... and the serve page's test drives it through WebDriver
+  libcpp-httplib-dev          # poet_dist serve: the HTTP server (header-only)
 )
 
 # npm fetches the corpus when no local copy exists. A machine may already have Node.js from
