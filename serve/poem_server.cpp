@@ -33,7 +33,8 @@ constexpr time_t kSocketTimeoutSeconds = 10;
 
 void reply(httplib::Response& res, int status, const json& body) {
   res.status = status;
-  res.set_content(body.dump(), "application/json; charset=utf-8");
+  // Replaced, not thrown on: an error may quote a request's bytes.
+  res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json; charset=utf-8");
 }
 
 void refuse(httplib::Response& res, int status, const std::string& field, const std::string& message) {
@@ -126,6 +127,11 @@ int run_server(const ServeOptions& o, std::ostream& log) {
   httplib::Server server;
   const int threads = workers + o.queue + kSpareThreads;
   server.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
+  // httplib's default also sets SO_REUSEPORT, which lets a second server share a port in use.
+  server.set_socket_options([](socket_t sock) {
+    const int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
   server.set_payload_max_length(RequestLimits::kBodyBytes);
   server.set_keep_alive_timeout(kKeepAliveSeconds);
   server.set_read_timeout(kSocketTimeoutSeconds);
@@ -135,7 +141,7 @@ int run_server(const ServeOptions& o, std::ostream& log) {
   server.Get("/", [](const httplib::Request&, httplib::Response& res) {
     // The page's script and style are inline, and it talks to this server only.
     res.set_header("Content-Security-Policy",
-                   "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; "
+                   "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:; "
                    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
     res.set_content(kServePage, "text/html; charset=utf-8");
   });
