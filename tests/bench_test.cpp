@@ -183,6 +183,22 @@ TEST_F(Bench, CandidatesBenchWeighsQualityAgainstTime) {
            kNumber + " s wall with loading"});
 }
 
+// One 七绝 a request at 1, 2 and 8 clients; the server is the real binary.
+TEST_F(Bench, ServeBenchTimesPoemsAtThreeConcurrencies) {
+  const auto trained = test::run_poet("train --config " + tiny() + " --data " + data() + " --run-dir " +
+                                      (*dir_ / "served") + " --set run.steps=2");
+  ASSERT_EQ(trained.exit_code, 0) << trained.err;
+  std::vector<std::string> lines = {"poet_dist serve: http://127.0.0.1:[0-9]+/ .*",
+                                    "clients  poems/s  p50 ms  p99 ms  refused \\(503\\)  poems"};
+  for (const char* clients : {"1", "2", "8"}) {
+    lines.push_back(std::string("RESULT clients=") + clients + " poems_per_s=" + kNumber + " p50_ms=" + kNumber +
+                    " p99_ms=" + kNumber);
+  }
+  expect_figures(kBuild + "/bin/serve_bench --binary " + POET_BINARY + " --checkpoint " +
+                     (*dir_ / "served/checkpoints/best.pt") + " --requests 8",
+                 lines);
+}
+
 TEST_F(Bench, PrepareBenchTimesTheFixtureCorpus) {
   expect_figures(kBuild + "/bin/prepare_bench --input " + (*dir_ / "fixture-corpus") + " --runs 1",
                  {"threads 1 median: " + kNumber + " s, " + kNumber + " MB/s .*"});

@@ -368,7 +368,9 @@ TEST_F(Serve, ListensOnLoopbackOnlyByDefault) {
   const std::string tcp = test::read_text("/proc/net/tcp");
   EXPECT_NE(tcp.find("0100007F:" + std::string(port_hex) + " 00000000:0000 0A"), std::string::npos);
   EXPECT_EQ(tcp.find("00000000:" + std::string(port_hex) + " 00000000:0000 0A"), std::string::npos);
-  const auto refused = test::run_poet("serve --checkpoint " + checkpoint() + " --port " + std::to_string(server_->port()));
+  // A second server on the same port is refused (httplib's SO_REUSEPORT would share the port).
+  const auto refused = test::run_command("timeout 20 " + std::string(POET_BINARY) + " serve --checkpoint " +
+                                         checkpoint() + " --port " + std::to_string(server_->port()));
   EXPECT_EQ(refused.exit_code, 1);
   EXPECT_NE(refused.err.find("serve: cannot listen on 127.0.0.1:" + std::to_string(server_->port())), std::string::npos)
       << refused.err;
