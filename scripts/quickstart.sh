@@ -3,7 +3,8 @@
 # rhyme table (without it, rhymes use groups learned from the corpus), builds poet_dist, turns
 # the Tang poems into the dataset runs/tang.h5, trains the cpu-quick model (about 14 minutes on
 # 2 cores with native bf16, twice that in fp32; run again and it resumes or skips what is done)
-# and prints poems: a strict 七绝 with its tones, an acrostic, and one keyword per line.
+# and prints poems: a strict 七绝 with its tones, an acrostic, and one keyword per line; then
+# it says how to serve the model as a web page.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -24,3 +25,5 @@ build/bin/poet_dist train --config configs/cpu-quick.toml --data runs/tang.h5 --
 build/bin/poet_dist sample --checkpoint runs/cpu-quick/checkpoints/best.pt --form qijue --seed 1 --tones strict --show-tones
 build/bin/poet_dist sample --checkpoint runs/cpu-quick/checkpoints/best.pt --acrostic 春夏秋冬 --seed 2
 build/bin/poet_dist sample --checkpoint runs/cpu-quick/checkpoints/best.pt --keywords 春,江,花,月 --tones strict --show-tones --seed 3
+echo "quickstart: to write poems in a browser, run: build/bin/poet_dist serve --checkpoint runs/cpu-quick/checkpoints/best.pt"
+echo "            and open http://127.0.0.1:8080/ (poet_dist export --output model.pt: the model for PyTorch)"

@@ -448,17 +448,23 @@ TEST_F(Serve, ThePageWritesAnAcrosticQijueThenAKeywordWulvInChromium) {
   browser.click("#write");
   ASSERT_TRUE(test::eventually(30, [&] { return !browser.text("#error").empty(); }));
   EXPECT_EQ(browser.text("#error"), "acrostic character '<' is not in the model's vocabulary");
-  EXPECT_EQ(browser.count("#error b"), 0);
+  // A message that quotes markup: the page's own write() with a form the select cannot send.
+  browser.script("write({form: '<b id=injected>x</b>'})");
+  ASSERT_TRUE(test::eventually(30, [&] { return browser.text("#error").find("form:") == 0; }));
+  EXPECT_EQ(browser.text("#error"),
+            "form: expected one of wujue, qijue, wulv, qilv, free, got \"<b id=injected>x</b>\"");
+  EXPECT_EQ(browser.count("#injected"), 0);
   EXPECT_EQ(browser.script("show({form: 'qijue', pattern: '', seed: 1, lines: ['<img id=injected src=x>，'], "
                            "line_tones: [''], rhyme_lines: []}); return document.querySelector('.line').dataset.text"),
             "<img id=injected src=x>，");
   EXPECT_EQ(browser.count("#injected"), 0);
   EXPECT_NE(browser.script("return document.getElementById('poem-lines').innerHTML").find("&lt;img"), std::string::npos);
 
-  // The one console error now is the browser's note of the refusal.
-  EXPECT_EQ(browser.console_errors(), "http://127.0.0.1:" + std::to_string(server_->port()) +
-                                          "/api/poems - Failed to load resource: the server responded with a status "
-                                          "of 400 (Bad Request)\n");
+  // The console's errors now are the browser's notes of the two refusals.
+  const std::string refusal = "http://127.0.0.1:" + std::to_string(server_->port()) +
+                              "/api/poems - Failed to load resource: the server responded with a status of 400 (Bad "
+                              "Request)\n";
+  EXPECT_EQ(browser.console_errors(), refusal + refusal);
 }
 
 }  // namespace
