@@ -179,10 +179,10 @@ void add_serve(CLI::App& app, ServeOptions& o) {
       ->check(CLI::Range(0, 65535))
       ->capture_default_str();
   cmd->add_option("--workers", o.workers, "Poems written at once, a model each (0: the cores available)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(CLI::Range(0, kMaxWorkers))
       ->capture_default_str();
   cmd->add_option("--queue", o.queue, "Requests that may wait for a worker; beyond them, 503 at once")
-      ->check(CLI::NonNegativeNumber)
+      ->check(CLI::Range(0, kMaxQueue))
       ->capture_default_str();
   cmd->add_option("--timeout", o.timeout_s, "Seconds a request may take, waiting included; then 503")
       ->check(CLI::PositiveNumber)

@@ -118,7 +118,6 @@ nlohmann::json PoemMaker::poem(const PoemRequest& r, int64_t index, std::chrono:
 }
 
 nlohmann::json PoemMaker::poems(const PoemRequest& r, std::chrono::steady_clock::time_point deadline) {
-  if (r.num < 1) throw Error("--num must be at least 1");
   nlohmann::json poems = nlohmann::json::array();
   for (int64_t i = 0; i < r.num; ++i) poems.push_back(poem(r, i, deadline));
   return {{"poems", poems}};

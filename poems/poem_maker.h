@@ -47,7 +47,7 @@ class PoemMaker {
   // poet::Error naming what cannot be met, TimedOut once `deadline` has passed.
   nlohmann::json poem(const PoemRequest& request, int64_t index,
                       std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max());
-  // {"poems": [...]}: all `request.num` of them.
+  // {"poems": [...]}: all `request.num` of them (none for a num below 1).
   nlohmann::json poems(const PoemRequest& request,
                        std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max());
 

@@ -126,10 +126,8 @@ class Poet:
         logits = feed(BOS)
         text = ""
         for line in range(lines):
-            written = []
             for _ in range(chars):
                 chosen = int((logits + (verse + repeats)).argmax())
-                written.append(chosen)
                 repeats[chosen] = REPEAT_DRAW
                 text += self.vocab[chosen]
                 logits = feed(chosen)

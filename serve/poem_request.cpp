@@ -134,10 +134,6 @@ const std::vector<Field>& fields() {
 }  // namespace
 
 PoemRequest parse_poem_request(const std::string& body) {
-  if (body.size() > RequestLimits::kBodyBytes) {
-    throw BadRequest("", "the body is " + std::to_string(body.size()) + " bytes, expected at most " +
-                             std::to_string(RequestLimits::kBodyBytes));
-  }
   json j;
   try {
     j = json::parse(body);
@@ -158,30 +154,28 @@ PoemRequest parse_poem_request(const std::string& body) {
     }
     field->read(value, request);
   }
+  // Poem i of num has seed + i: the last must stay exact too.
+  if (request.seed + static_cast<uint64_t>(request.num - 1) > RequestLimits::kSeed) {
+    throw BadRequest("seed", "seed: " + std::to_string(request.seed) + " with num " + std::to_string(request.num) +
+                                 " gives seeds above " + std::to_string(RequestLimits::kSeed));
+  }
   return request;
 }
 
 BadRequest bad_request_from(const Error& error) {
   std::string message = error.what();
-  std::string field;
-  size_t first = std::string::npos;
-  // The flag named first is the field at fault; every flag becomes its field's name.
-  for (const Field& f : fields()) {
-    for (const std::string& spelling : {std::string(f.flag), std::string(f.flag).substr(2)}) {
-      const size_t at = message.find(spelling);
-      if (at != std::string::npos && at < first) {
-        first = at;
-        field = f.name;
-      }
-    }
-  }
   for (const Field& f : fields()) {
     for (size_t at = message.find(f.flag); at != std::string::npos; at = message.find(f.flag, at)) {
       message.replace(at, std::string(f.flag).size(), f.name);
     }
   }
-  // "keyword '春风'": the keywords field.
-  if (field.empty() && message.find("keyword") != std::string::npos) field = "keywords";
+  // The sampler's messages begin with what is at fault: "acrostic character '<' ...",
+  // "keyword '春风' cannot fit ...", "prompt is longer ...".
+  std::string field;
+  for (const Field& f : fields()) {
+    if (message.rfind(f.name, 0) == 0) field = f.name;
+  }
+  if (field.empty() && message.rfind("keyword", 0) == 0) field = "keywords";
   return BadRequest(field, message);
 }
 

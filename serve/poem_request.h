@@ -22,7 +22,7 @@ struct RequestLimits {
   static constexpr int64_t kCandidates = 32;
   static constexpr double kTemperature = 5.0;
   static constexpr int64_t kTopK = 100000;
-  // Seeds stay exact in JavaScript, so the page can write a poem again.
+  // Seeds (seed + i for poem i) stay exact in JavaScript, so the page can write a poem again.
   static constexpr uint64_t kSeed = (uint64_t{1} << 53) - 1;
 };
 
@@ -37,7 +37,7 @@ class BadRequest : public Error {
 };
 
 // Throws BadRequest for a body that is not a JSON object, an unknown field, a value of the wrong
-// type or outside RequestLimits.
+// type or outside RequestLimits. (The body's size is httplib's to refuse, at kBodyBytes.)
 PoemRequest parse_poem_request(const std::string& body);
 
 // The sampler's own error for a request (a character the vocabulary lacks, keywords that cannot

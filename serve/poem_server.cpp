@@ -6,6 +6,7 @@
 #include <pthread.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cmath>
 #include <csignal>
 #include <cstring>
@@ -13,6 +14,8 @@
 
 #include "common/cpu_count.h"
 #include "common/error.h"
+#include "common/interrupt.h"
+#include "serve/connection_queue.h"
 #include "serve/poem_request.h"
 #include "serve/poem_workers.h"
 #include "serve/serve_page.h"
@@ -24,11 +27,10 @@ namespace {
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
-// Threads beyond the workers and the queue: whatever the load, one is free to answer a refusal,
-// the page or /healthz at once.
-constexpr int kSpareThreads = 8;
-// An idle keep-alive connection holds a thread this long, and the drain waits for it no longer.
-constexpr time_t kKeepAliveSeconds = 2;
+// Connection threads beyond the workers and the queue, for the page, /healthz and /api/model
+// while every worker is busy and the queue full.
+constexpr int kSpareThreads = 4;
+// A client that sends its request or reads its answer slower than this is dropped.
 constexpr time_t kSocketTimeoutSeconds = 10;
 
 void reply(httplib::Response& res, int status, const json& body) {
@@ -47,15 +49,13 @@ void refuse(httplib::Response& res, int status, const std::string& field, const 
 json model_facts(const LoadedModel& m) {
   const ModelConfig& c = m.config.model;
   const double loss = m.meta.val_loss;
-  return {{"checkpoint_step", m.meta.step},
-          {"step", m.meta.step},
+  return {{"step", m.meta.step},
           {"vocab_size", m.vocab.size()},
           {"val_perplexity", std::isfinite(loss) ? json(std::exp(loss)) : json(nullptr)},
           {"script", script_name(m.script)},
           {"config",
            {{"embed", c.embed}, {"hidden", c.hidden}, {"layers", c.layers}, {"dropout", c.dropout},
-            {"tie_weights", c.tie_weights}}},
-          {"config_toml", m.config.toml}};
+            {"tie_weights", c.tie_weights}}}};
 }
 
 std::unique_ptr<PoemWorkers> load_workers(const ServeOptions& o, int workers, json* facts) {
@@ -72,6 +72,9 @@ std::unique_ptr<PoemWorkers> load_workers(const ServeOptions& o, int workers, js
 }
 
 void write_poems(PoemWorkers& workers, double timeout_s, const httplib::Request& req, httplib::Response& res) {
+  if (ConnectionQueue::overflowing()) {
+    return refuse(res, 503, "", "busy: every connection thread is taken; try again");
+  }
   const Clock::time_point deadline =
       Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(timeout_s));
   PoemRequest request;
@@ -99,25 +102,35 @@ void write_poems(PoemWorkers& workers, double timeout_s, const httplib::Request&
   }
 }
 
-// SIGTERM and SIGINT go to one thread that stops the server; every other thread blocks them, so
-// no request is cut short by the interrupt flag the sampler checks.
-sigset_t stop_signals() {
+// SIGTERM and SIGINT go to one thread that stops the server. Every thread blocks them, and
+// SIGUSR1 and SIGUSR2 too, so that no signal sets the interrupt flag the sampler checks: it
+// would cut every later request short.
+sigset_t signal_set(std::initializer_list<int> signals) {
   sigset_t set;
   sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
+  for (int s : signals) sigaddset(&set, s);
   return set;
 }
 
 }  // namespace
 
 int run_server(const ServeOptions& o, std::ostream& log) {
-  if (o.workers < 0) throw Error("--workers is " + std::to_string(o.workers) + ", expected 0 (the cores) or more");
-  if (o.queue < 0) throw Error("--queue is " + std::to_string(o.queue) + ", expected 0 or more");
+  if (o.workers < 0 || o.workers > kMaxWorkers) {
+    throw Error("--workers is " + std::to_string(o.workers) + ", expected 0 (the cores) to " + std::to_string(kMaxWorkers));
+  }
+  if (o.queue < 0 || o.queue > kMaxQueue) {
+    throw Error("--queue is " + std::to_string(o.queue) + ", expected 0 to " + std::to_string(kMaxQueue));
+  }
   if (!(o.timeout_s > 0)) throw Error("--timeout is " + std::to_string(o.timeout_s) + ", expected seconds above 0");
-  const sigset_t signals = stop_signals();
-  if (int rc = pthread_sigmask(SIG_BLOCK, &signals, nullptr); rc != 0) {
+  const sigset_t blocked = signal_set({SIGTERM, SIGINT, SIGUSR1, SIGUSR2});
+  const sigset_t stop_signals = signal_set({SIGTERM, SIGINT});
+  if (int rc = pthread_sigmask(SIG_BLOCK, &blocked, nullptr); rc != 0) {
     throw_call_failure("pthread_sigmask", __FILE__, __LINE__, std::strerror(rc));
+  }
+  // A signal before the mask went to the interrupt handler: nothing is served yet to finish.
+  if (interrupted()) {
+    log << "poet_dist serve: stopped before serving" << std::endl;
+    return 0;
   }
   const int workers = o.workers > 0 ? o.workers : available_cores();
   json facts;
@@ -125,15 +138,17 @@ int run_server(const ServeOptions& o, std::ostream& log) {
   const std::string model_json = facts.dump();
 
   httplib::Server server;
+  // A connection a request (no keep-alive), so that the pool's threads count requests, and one
+  // beyond them is answered at once by the overflow thread (connection_queue.h).
   const int threads = workers + o.queue + kSpareThreads;
-  server.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
+  server.new_task_queue = [threads] { return new ConnectionQueue(static_cast<size_t>(threads)); };
+  server.set_keep_alive_max_count(1);
   // httplib's default also sets SO_REUSEPORT, which lets a second server share a port in use.
   server.set_socket_options([](socket_t sock) {
     const int yes = 1;
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
   });
   server.set_payload_max_length(RequestLimits::kBodyBytes);
-  server.set_keep_alive_timeout(kKeepAliveSeconds);
   server.set_read_timeout(kSocketTimeoutSeconds);
   server.set_write_timeout(kSocketTimeoutSeconds);
   server.set_default_headers({{"X-Content-Type-Options", "nosniff"}, {"Cache-Control", "no-store"}});
@@ -180,20 +195,39 @@ int run_server(const ServeOptions& o, std::ostream& log) {
       << facts["step"].get<int64_t>() << "; " << workers << " workers, " << o.queue << " may wait, "
       << o.timeout_s << " s a request)" << std::endl;
 
-  std::atomic<bool> stopping{false};
-  std::thread stopper([&server, &signals, &log, &stopping] {
+  std::atomic<bool> stopping{false}, listening_over{false};
+  std::thread stopper([&] {
     int signal = 0;
-    sigwait(&signals, &signal);
-    if (!server.is_running()) return;  // woken by run_server, its listening over
+    if (int rc = sigwait(&stop_signals, &signal); rc != 0) {
+      log << "poet_dist serve: sigwait failed: " << std::strerror(rc) << "; SIGTERM will not stop the server" << std::endl;
+      return;
+    }
+    if (listening_over) return;  // woken by run_server
     stopping = true;
     log << "poet_dist serve: " << (signal == SIGINT ? "SIGINT" : "SIGTERM")
         << ": finishing the requests in flight" << std::endl;
+    // A signal that came while the models loaded waits for listening to begin: stop() before
+    // it would find nothing to stop.
+    while (!server.is_running() && !listening_over) std::this_thread::sleep_for(std::chrono::milliseconds(5));
     server.stop();
   });
-  const bool listened = server.listen_after_bind();
-  // Listening ended some other way: wake the stopper.
-  if (!stopping) pthread_kill(stopper.native_handle(), SIGTERM);
-  stopper.join();
+  const auto end_stopper = [&] {
+    listening_over = true;
+    if (!stopping) {
+      if (int rc = pthread_kill(stopper.native_handle(), SIGTERM); rc != 0 && rc != ESRCH) {
+        throw_call_failure("pthread_kill", __FILE__, __LINE__, std::strerror(rc));
+      }
+    }
+    stopper.join();
+  };
+  bool listened = false;
+  try {
+    listened = server.listen_after_bind();
+  } catch (...) {
+    end_stopper();
+    throw;
+  }
+  end_stopper();
   if (!listened) throw Error("serve: listening on " + o.host + ":" + std::to_string(port) + " failed");
   log << "poet_dist serve: stopped" << std::endl;
   return 0;

@@ -14,13 +14,16 @@
 
 namespace poet {
 
+constexpr int kMaxWorkers = 256;
+constexpr int kMaxQueue = 4096;
+
 struct ServeOptions {
   std::string checkpoint;
   std::string data;         // the dataset for tones, rhymes and the copy check; default: the checkpoint's
   std::string rhyme_table;  // pingshui|learned; empty: the 平水韵 where the dataset holds it
   std::string host = "127.0.0.1";
   int port = 8080;  // 0: any free port (the log line says which)
-  int workers = 0;  // poems written at once; 0: the cores available
+  int workers = 0;  // poems written at once, each on one thread (LibTorch's default); 0: the cores
   int queue = 16;   // requests that may wait for a worker
   double timeout_s = 30;
 };
