@@ -387,9 +387,14 @@ TEST_F(Serve, SigtermWhileTheModelsLoadStopsTheServer) {
     }
     return 0ull;
   };
-  ASSERT_TRUE(test::eventually(30, [&] { return blocked() == 1; }));
+  const auto give_up = Clock::now() + std::chrono::seconds(30);
+  while (blocked() == 0 && Clock::now() < give_up) std::this_thread::sleep_for(std::chrono::microseconds(200));
+  // Frozen, it cannot begin listening while the test looks: the signal is surely early.
+  ASSERT_EQ(kill(s.pid(), SIGSTOP), 0);
+  ASSERT_EQ(blocked(), 1u);
   ASSERT_EQ(s.out().find("http://"), std::string::npos) << "already listening: " << s.out();
   ASSERT_EQ(kill(s.pid(), SIGTERM), 0);
+  ASSERT_EQ(kill(s.pid(), SIGCONT), 0);
   EXPECT_EQ(s.wait(30), 0) << s.out() << s.err();
   EXPECT_NE(s.out().find("SIGTERM: finishing the requests in flight\npoet_dist serve: stopped"), std::string::npos)
       << s.out();
