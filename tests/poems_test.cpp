@@ -83,15 +83,7 @@ class Poems : public ::testing::Test {
     corpus_ = test::real_corpus_dir();
     if (corpus_.empty()) return;
     dir_ = new test::ScratchDir;
-    // The 平水韵 when it is at hand (test.sh finds it), else none: never prepare's own lookup,
-    // which goes by the working directory.
-    const auto prepared = test::run_poet("prepare --input " + corpus_ + " --output " + (*dir_ / "tang.h5") +
-                                         " --pingshui '" + test::real_pingshui_file() + "'");
-    ASSERT_EQ(prepared.exit_code, 0) << prepared.err;
-    const auto trained =
-        test::run_poet("train --config " + std::string(POET_SOURCE_DIR) + "/configs/tiny.toml --data " +
-                       (*dir_ / "tang.h5") + " --run-dir " + (*dir_ / "run") + " --set run.steps=20");
-    ASSERT_EQ(trained.exit_code, 0) << trained.err;
+    ASSERT_EQ(test::prepare_and_train_tiny(*dir_, corpus_), "");
   }
   static void TearDownTestSuite() {
     delete dir_;

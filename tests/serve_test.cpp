@@ -103,13 +103,7 @@ class Serve : public ::testing::Test {
     const std::string corpus = test::real_corpus_dir();
     if (corpus.empty()) return;
     dir_ = new test::ScratchDir;
-    const auto prepared = test::run_poet("prepare --input " + corpus + " --output " + (*dir_ / "tang.h5") +
-                                         " --pingshui '" + test::real_pingshui_file() + "'");
-    ASSERT_EQ(prepared.exit_code, 0) << prepared.err;
-    const auto trained =
-        test::run_poet("train --config " + std::string(POET_SOURCE_DIR) + "/configs/tiny.toml --data " +
-                       (*dir_ / "tang.h5") + " --run-dir " + (*dir_ / "run") + " --set run.steps=20");
-    ASSERT_EQ(trained.exit_code, 0) << trained.err;
+    ASSERT_EQ(test::prepare_and_train_tiny(*dir_, corpus), "");
     server_ = new ServerProcess("--checkpoint " + checkpoint() + " --workers 2 --queue 4 --timeout 20");
   }
   static void TearDownTestSuite() {

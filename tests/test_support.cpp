@@ -156,6 +156,16 @@ std::string real_corpus_dir() {
   return fs::is_directory(shared) ? fs::canonical(shared).string() : "";
 }
 
+std::string prepare_and_train_tiny(const ScratchDir& dir, const std::string& corpus) {
+  const auto prepared = run_poet("prepare --input " + corpus + " --output " + (dir / "tang.h5") + " --pingshui '" +
+                                 real_pingshui_file() + "'");
+  if (prepared.exit_code != 0) return "prepare failed: " + prepared.err;
+  const auto trained = run_poet("train --config " + std::string(POET_SOURCE_DIR) + "/configs/tiny.toml --data " +
+                                (dir / "tang.h5") + " --run-dir " + (dir / "run") + " --set run.steps=20");
+  if (trained.exit_code != 0) return "train failed: " + trained.err;
+  return "";
+}
+
 std::string real_pingshui_file() {
   fs::path path = fs::path(POET_SOURCE_DIR) / ".." / "shared" / "data" / "pingshui";
   if (const char* env = std::getenv("POET_PINGSHUI"); env != nullptr && *env != '\0') path = env;

@@ -83,6 +83,11 @@ std::string real_corpus_dir();
 // ../shared/data/pingshui beside the source tree; "" when neither exists.
 std::string real_pingshui_file();
 
+// The real corpus `corpus` prepared into DIR/tang.h5 (with the 平水韵 when it is at hand, never
+// prepare's own lookup, which goes by the working directory) and configs/tiny.toml trained on it
+// for 20 steps into DIR/run. "" when both succeed, else what failed and its stderr.
+std::string prepare_and_train_tiny(const ScratchDir& dir, const std::string& corpus);
+
 // Whether $`variable` is "1": CI (scripts/test.sh) sets POET_REQUIRE_CORPUS and
 // POET_REQUIRE_CHROMIUM, so that a test lacking what it needs fails there instead of skipping.
 bool required(const char* variable);

@@ -63,6 +63,9 @@ WebDriver::WebDriver(const std::string& profile_dir) {
   const int port = free_port();
   driver_ = ::fork();
   if (driver_ == 0) {
+    // A group of its own: chromedriver's and Chromium's ends signal their process group, which
+    // would otherwise be the test's, and ctest's with it.
+    ::setpgid(0, 0);
     const std::string flag = "--port=" + std::to_string(port);
     const std::string log = "--log-path=" + profile_dir + ".chromedriver.log";
     ::execl(driver.c_str(), driver.c_str(), flag.c_str(), log.c_str(), static_cast<char*>(nullptr));
@@ -95,7 +98,7 @@ WebDriver::WebDriver(const std::string& profile_dir) {
 WebDriver::~WebDriver() {
   if (!session_.empty()) call("DELETE", "/session/" + session_);
   if (driver_ > 0) {
-    ::kill(driver_, SIGTERM);
+    ::kill(-driver_, SIGTERM);  // chromedriver and the browser it started
     ::waitpid(driver_, nullptr, 0);
   }
 }
